@@ -1,0 +1,18 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// newSeedCmd is a placeholder until its issue lands.
+func newSeedCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "seed",
+		Short: "(seed: not built yet)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return errors.New("seed: not implemented yet")
+		},
+	}
+}
