@@ -1,0 +1,47 @@
+# ordertable: the two set-up commands are `make dev` and `make test`.
+GO        ?= go
+BIN       ?= bin/ordertable
+DATA      ?=
+TEST_TIMEOUT ?= 40m
+
+.PHONY: all build dev test test-short vet bench bench-quick chaos fuzz conformance clean
+
+all: build
+
+build: ## build the one binary into bin/ordertable
+	$(GO) build -o $(BIN) ./cmd/ordertable
+
+dev: build ## run the whole system on embedded Kafka and Elasticsearch (Ctrl-C stops it)
+	./$(BIN) dev $(if $(DATA),--data $(DATA),)
+
+test: ## everything a user needs to trust the project (real PostgreSQL, embedded Kafka and engine)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short: ## the fast inner loop
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+conformance: ## Elasticsearch YAML REST conformance of the embedded engine, with FAILURES.md
+	$(GO) test -count=1 -run TestConformance -v ./internal/esembed/conformance/ -update
+
+bench: build ## the full measurement run (about 15 minutes); writes bench.json and bench.svg
+	./$(BIN) bench --out bench.json
+
+bench-quick: build
+	./$(BIN) bench --quick --out bench.json
+
+chaos: ## the long fault-injection suite
+	CHAOS=long $(GO) test -count=1 -timeout 60m -run 'Chaos|Convergence' -v ./...
+
+fuzz: ## a short run of every fuzz target
+	@for p in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
