@@ -1,0 +1,38 @@
+package bench
+
+import (
+	"context"
+	"errors"
+)
+
+func (r *run) writeFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("source services not available yet")
+}
+
+func (r *run) pipelineFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("indexer not available yet")
+}
+
+func (r *run) freshnessFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("indexer not available yet")
+}
+
+func (r *run) fanoutFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("indexer not available yet")
+}
+
+func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("search API not available yet")
+}
+
+func (r *run) abuseFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("search API not available yet")
+}
+
+func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("reindex job not available yet")
+}
+
+func (r *run) memoryFigures(ctx context.Context) ([]Figure, error) {
+	return nil, errors.New("components not available yet")
+}
