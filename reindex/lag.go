@@ -1,0 +1,102 @@
+package reindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// LagReader reports how many events the indexer's consumer group still has to process.
+type LagReader interface {
+	Lag(ctx context.Context) (int64, error)
+}
+
+// KafkaLag measures a consumer group's lag with sarama's ClusterAdmin: for every partition of
+// the topics, the newest offset minus the group's committed offset.
+type KafkaLag struct {
+	client sarama.Client
+	admin  sarama.ClusterAdmin
+	group  string
+	topics []string
+}
+
+var _ LagReader = (*KafkaLag)(nil)
+
+// NewKafkaLag connects to the brokers. Close it after use.
+func NewKafkaLag(brokers []string, group string, topics []string) (*KafkaLag, error) {
+	if len(brokers) == 0 || group == "" || len(topics) == 0 {
+		return nil, errors.New("kafka lag: brokers, group and topics are required")
+	}
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "ordertable-reindex"
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Metadata.Retry.Max = 5
+	cfg.Net.DialTimeout = 10 * time.Second
+	c, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka lag: connect %v: %w", brokers, err)
+	}
+	admin, err := sarama.NewClusterAdminFromClient(c)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("kafka lag: admin: %w", err)
+	}
+	return &KafkaLag{client: c, admin: admin, group: group, topics: topics}, nil
+}
+
+// Lag returns the total lag of the group over its topics. A partition the group never
+// committed counts from the oldest retained offset.
+func (k *KafkaLag) Lag(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := k.client.RefreshMetadata(k.topics...); err != nil {
+		return 0, fmt.Errorf("kafka lag: metadata: %w", err)
+	}
+	parts := map[string][]int32{}
+	for _, t := range k.topics {
+		ps, err := k.client.Partitions(t)
+		if err != nil {
+			return 0, fmt.Errorf("kafka lag: partitions of %s: %w", t, err)
+		}
+		parts[t] = ps
+	}
+	res, err := k.admin.ListConsumerGroupOffsets(k.group, parts)
+	if err != nil {
+		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, err)
+	}
+	if res.Err != sarama.ErrNoError {
+		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, res.Err)
+	}
+	var total int64
+	for t, ps := range parts {
+		for _, p := range ps {
+			newest, err := k.client.GetOffset(t, p, sarama.OffsetNewest)
+			if err != nil {
+				return 0, fmt.Errorf("kafka lag: newest offset %s/%d: %w", t, p, err)
+			}
+			committed := int64(-1)
+			if b := res.GetBlock(t, p); b != nil {
+				if b.Err != sarama.ErrNoError {
+					return 0, fmt.Errorf("kafka lag: committed offset %s/%d: %w", t, p, b.Err)
+				}
+				committed = b.Offset
+			}
+			if committed < 0 {
+				if committed, err = k.client.GetOffset(t, p, sarama.OffsetOldest); err != nil {
+					return 0, fmt.Errorf("kafka lag: oldest offset %s/%d: %w", t, p, err)
+				}
+			}
+			if newest > committed {
+				total += newest - committed
+			}
+		}
+	}
+	return total, nil
+}
+
+// Close releases the connections.
+func (k *KafkaLag) Close() error { return k.admin.Close() }

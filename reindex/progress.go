@@ -1,0 +1,110 @@
+package reindex
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// progress shows the backfill's advance: a progress bar with docs/s and ETA on a terminal,
+// a plain line every few seconds otherwise (logs, CI).
+type progress interface {
+	Add(n int64)
+	Finish()
+}
+
+type noProgress struct{}
+
+func (noProgress) Add(int64) {}
+func (noProgress) Finish()   {}
+
+func newProgress(w io.Writer, tty bool, total, done int64, every time.Duration) progress {
+	if w == nil {
+		return noProgress{}
+	}
+	if tty {
+		bar := progressbar.NewOptions64(max(total, done),
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("backfill"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("docs"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		)
+		_ = bar.Set64(done)
+		return &barProgress{bar: bar}
+	}
+	return &lineProgress{w: w, total: total, done: done, start: time.Now(), startDone: done, every: every, last: time.Now()}
+}
+
+type barProgress struct {
+	mu  sync.Mutex
+	bar *progressbar.ProgressBar
+}
+
+func (b *barProgress) Add(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cur := b.bar.State().CurrentNum + n; cur > b.bar.GetMax64() {
+		// The estimate was low (orders created during the build): grow the bar.
+		b.bar.ChangeMax64(cur)
+	}
+	_ = b.bar.Add64(n)
+}
+
+func (b *barProgress) Finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.bar.Finish()
+}
+
+type lineProgress struct {
+	mu        sync.Mutex
+	w         io.Writer
+	total     int64
+	done      int64
+	startDone int64
+	start     time.Time
+	last      time.Time
+	every     time.Duration
+}
+
+func (l *lineProgress) Add(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done += n
+	if time.Since(l.last) >= l.every {
+		l.last = time.Now()
+		l.print()
+	}
+}
+
+func (l *lineProgress) print() {
+	elapsed := time.Since(l.start).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(l.done-l.startDone) / elapsed
+	}
+	total := max(l.total, l.done)
+	eta := "unknown"
+	if rate > 0 {
+		eta = time.Duration(float64(total-l.done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(l.done) / float64(total)
+	}
+	fmt.Fprintf(l.w, "backfill: %d/%d docs (%.1f%%), %.0f docs/s, ETA %s\n", l.done, total, pct, rate, eta)
+}
+
+func (l *lineProgress) Finish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.print()
+}
