@@ -1,10 +1,8 @@
 package reindex
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/mappings"
 )
 
 // backfill copies every order from the sources into the new index, in parallel slices of the
@@ -133,13 +133,12 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 }
 
 // backfillSlice copies one slice from its cursor, reporting each written page.
-func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields map[string]bool, s Slice,
+func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mappings.FieldSet, s Slice,
 	onPage func(cursor string, n int64, done bool)) error {
 	cursor := s.After
 	if s.Cursor != "" {
 		cursor = s.Cursor
 	}
-	var buf bytes.Buffer
 	for {
 		var orders []events.Order
 		var next string
@@ -163,14 +162,18 @@ func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields map[
 		}); err != nil {
 			return err
 		}
-		buf.Reset()
+		ops := make([]esindex.Op, 0, len(orders))
+		now := time.Now()
 		for _, o := range orders {
-			doc, version := buildDocument(fields, o, customers[o.CustomerID])
-			if err := appendIndexAction(&buf, index, o.ID, version, doc); err != nil {
-				return err
+			doc, err := buildDoc(fields, o, customers[o.CustomerID], now)
+			if err != nil {
+				// The indexer dead-letters such an order too; verify reports it.
+				r.log.Warn("reindex: order cannot be indexed, skipped", "order", o.ID, "err", err)
+				continue
 			}
+			ops = append(ops, esindex.Op{Type: esindex.OpIndex, Index: index, ID: doc.ID, Version: doc.Version, Doc: doc.Fields})
 		}
-		if err := r.bulkWrite(ctx, buf.Bytes()); err != nil {
+		if err := r.bulkWrite(ctx, ops); err != nil {
 			return err
 		}
 		cursor = orders[len(orders)-1].ID
@@ -182,53 +185,23 @@ func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields map[
 	}
 }
 
-// appendIndexAction appends one external-versioned index action to an NDJSON bulk body.
-func appendIndexAction(buf *bytes.Buffer, index, id string, version int64, doc map[string]any) error {
-	action := map[string]any{"index": map[string]any{
-		"_index": index, "_id": id, "version": version, "version_type": "external",
-	}}
-	a, err := json.Marshal(action)
-	if err != nil {
-		return fmt.Errorf("encode bulk action: %w", err)
-	}
-	d, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("encode document %s: %w", id, err)
-	}
-	buf.Write(a)
-	buf.WriteByte('\n')
-	buf.Write(d)
-	buf.WriteByte('\n')
-	return nil
-}
-
-// bulkWrite sends a bulk body; a 409 item means the index already holds a newer version (a
-// live write or a delete tombstone won), which is success. Items rejected for overload are
-// retried as a whole body, which is harmless with external versions.
-func (r *Reindexer) bulkWrite(ctx context.Context, body []byte) error {
-	return retry(ctx, r.log, "bulk", func() error {
-		items, err := r.es.bulk(ctx, body)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			switch {
-			case it.Status < 300 || it.Status == http.StatusConflict:
-			case it.Status == http.StatusTooManyRequests || it.Status >= 500:
-				return &esError{Status: it.Status, Method: "POST", Path: "/_bulk", Body: errReason(it)}
-			default:
-				return permanent(fmt.Errorf("bulk item %s: HTTP %d: %s", it.ID, it.Status, errReason(it)))
-			}
-		}
+// bulkWrite performs ops with the project's bulk writer, which retries throttling and server
+// errors. A conflict (409) means the index already holds a newer version (a live write or a
+// delete tombstone won), which is success; a rejected item is a permanent error.
+func (r *Reindexer) bulkWrite(ctx context.Context, ops []esindex.Op) error {
+	if len(ops) == 0 {
 		return nil
-	})
-}
-
-func errReason(it bulkItemResult) string {
-	if it.Error == nil {
-		return ""
 	}
-	return it.Error.Type + ": " + it.Error.Reason
+	res, err := r.bulk.Write(ctx, ops)
+	if err != nil {
+		return err
+	}
+	for i, it := range res {
+		if it.Outcome == esindex.Rejected {
+			return fmt.Errorf("bulk %s %s/%s: %s", ops[i].Type, ops[i].Index, ops[i].ID, it.Reason())
+		}
+	}
+	return nil
 }
 
 // planSlices splits the id space into time ranges: ids are UUIDv7, whose first 48 bits are
@@ -303,8 +276,8 @@ func retry(ctx context.Context, log interface {
 	for attempt := 1; ; attempt++ {
 		err = fn()
 		var perm permanentError
-		var ee *esError
-		clientErr := errors.As(err, &ee) && ee.Status >= 400 && ee.Status < 500 && ee.Status != http.StatusTooManyRequests
+		st := esindex.StatusOf(err)
+		clientErr := st >= 400 && st < 500 && st != http.StatusTooManyRequests
 		if err == nil || errors.As(err, &perm) || clientErr || ctx.Err() != nil || attempt == 6 {
 			break
 		}

@@ -1,17 +1,16 @@
 package reindex
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
-	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/ordertable/ordertable/internal/esindex"
 )
 
 // ErrNotFound is returned for an index, alias or document that does not exist.
@@ -20,77 +19,42 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned for a version or op_type=create conflict (HTTP 409).
 var ErrConflict = errors.New("conflict")
 
-// esError is an Elasticsearch error answer.
-type esError struct {
-	Status int
-	Method string
-	Path   string
-	Body   string
-}
-
-func (e *esError) Error() string {
-	body := e.Body
-	if len(body) > 512 {
-		body = body[:512] + "..."
-	}
-	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, body)
-}
-
-func (e *esError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.Status == http.StatusNotFound
-	case ErrConflict:
-		return e.Status == http.StatusConflict
-	}
-	return false
-}
-
-// es is the handful of Elasticsearch calls the reindex job makes, over the official client's
-// transport (so addresses, authentication and retries are the client's).
+// es is the handful of Elasticsearch calls the reindex job makes, over the project's client
+// (addresses, authentication, timeouts and transport retries are its).
 type es struct {
-	c *elasticsearch.Client
+	c *esindex.Client
 }
 
 // do sends one request; body is marshalled as JSON unless it is []byte (sent as is, for
-// NDJSON bulk bodies). A non-2xx answer becomes an *esError; out, when non-nil, receives the
-// decoded 2xx body.
+// NDJSON bodies). 404 and 409 answers also match ErrNotFound and ErrConflict; out, when
+// non-nil, receives the decoded 2xx body.
 func (e es) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	ctype := "application/json"
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
-		ctype = "application/x-ndjson"
+		raw = b
 	default:
-		buf, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
 		}
-		rd = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, path, rd)
+	_, data, err := e.c.Do(ctx, method, path, raw)
+	switch esindex.StatusOf(err) {
+	case 0:
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case http.StatusConflict:
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return err
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := e.c.Perform(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		return &esError{Status: res.StatusCode, Method: method, Path: path, Body: strings.TrimSpace(string(b))}
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, res.Body)
+	if out == nil || method == http.MethodHead {
 		return nil
 	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
@@ -110,7 +74,7 @@ func (e es) aliasIndices(ctx context.Context, alias string) ([]string, error) {
 	for name := range out {
 		names = append(names, name)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	return names, nil
 }
 
@@ -262,34 +226,6 @@ func (e es) deleteDoc(ctx context.Context, index, id string, q url.Values) error
 		return fmt.Errorf("delete %s/%s: %w", index, id, err)
 	}
 	return nil
-}
-
-// bulkItemResult is the outcome of one bulk action.
-type bulkItemResult struct {
-	ID     string `json:"_id"`
-	Status int    `json:"status"`
-	Error  *struct {
-		Type   string `json:"type"`
-		Reason string `json:"reason"`
-	} `json:"error"`
-}
-
-// bulk sends an NDJSON body and returns every item's outcome.
-func (e es) bulk(ctx context.Context, body []byte) ([]bulkItemResult, error) {
-	var out struct {
-		Errors bool                                   `json:"errors"`
-		Items  []map[string]bulkItemResult `json:"items"`
-	}
-	if err := e.do(ctx, http.MethodPost, "/_bulk", body, &out); err != nil {
-		return nil, fmt.Errorf("bulk: %w", err)
-	}
-	items := make([]bulkItemResult, 0, len(out.Items))
-	for _, it := range out.Items {
-		for _, r := range it {
-			items = append(items, r)
-		}
-	}
-	return items, nil
 }
 
 // flattenSettings turns {"index":{"refresh_interval":"1s"}} or {"index.refresh_interval":"1s"}

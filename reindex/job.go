@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/ordertable/ordertable/internal/esindex"
 )
 
 // Step is a state of the reindex state machine (see README.md). A job records the last step
@@ -132,8 +134,7 @@ func (s jobStore) ensure(ctx context.Context) error {
 		}},
 	}
 	err = s.es.createIndex(ctx, s.index, body)
-	var ee *esError
-	if errors.As(err, &ee) && ee.Status == http.StatusBadRequest {
+	if esindex.StatusOf(err) == http.StatusBadRequest {
 		// Created concurrently (resource_already_exists_exception).
 		if ok, _ := s.es.indexExists(ctx, s.index); ok {
 			return nil

@@ -9,6 +9,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/ordertable/ordertable/indexer"
+	"github.com/ordertable/ordertable/mappings"
 )
 
 // Mapping is a versioned index body from mappings/: settings plus mappings whose _meta names
@@ -26,6 +29,8 @@ type Mapping struct {
 	Version int
 	// Properties are the top-level field definitions.
 	Properties map[string]any
+	// Fields are the same, typed, as the indexer's catalog takes them.
+	Fields mappings.FieldSet
 }
 
 // ErrInvalidMapping marks a mapping file that cannot be used.
@@ -37,9 +42,30 @@ func LoadMapping(path string) (*Mapping, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read mapping: %w", err)
 	}
-	m, err := ParseMapping(b)
+	m, err := ParseMappingFile(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// ParseMappingFile validates a mapping meant to be built: ParseMapping's checks, the table's
+// rules (mappings.Parse: every column mapped and sortable when visible) and that the indexer's
+// field catalog can compute every field (otherwise the column would stay empty forever).
+func ParseMappingFile(b []byte) (*Mapping, error) {
+	m, err := ParseMapping(b)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	if _, err := mappings.Parse(m.IndexName(), b); err != nil {
+		errs = append(errs, err)
+	}
+	if err := indexer.CheckFields(m.Fields); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidMapping, errors.Join(errs...))
 	}
 	return m, nil
 }
@@ -120,6 +146,13 @@ func ParseMapping(b []byte) (*Mapping, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidMapping, errors.Join(errs...))
 	}
+	mb, err := json.Marshal(raw.Mappings)
+	if err == nil {
+		m.Fields, err = mappings.ParseFields(mb)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidMapping, err)
+	}
 	return m, nil
 }
 
@@ -127,7 +160,7 @@ func ParseMapping(b []byte) (*Mapping, error) {
 func (m *Mapping) IndexName() string { return fmt.Sprintf("%s_v%d", m.Table, m.Version) }
 
 // Fields lists the top-level properties, sorted.
-func (m *Mapping) Fields() []string {
+func (m *Mapping) FieldNames() []string {
 	names := make([]string, 0, len(m.Properties))
 	for k := range m.Properties {
 		names = append(names, k)
@@ -217,12 +250,12 @@ var ErrRefused = errors.New("refused")
 func diff(next *Mapping, live *Mapping, liveIndex string) Plan {
 	p := Plan{NewIndex: next.IndexName(), NewVersion: next.Version, LiveIndex: liveIndex}
 	if live == nil {
-		p.Added = next.Fields()
+		p.Added = next.FieldNames()
 		p.Rebuild = true
 		return p
 	}
 	p.LiveVersion = live.Version
-	for _, f := range next.Fields() {
+	for _, f := range next.FieldNames() {
 		old, ok := live.Properties[f]
 		switch {
 		case !ok:
@@ -231,7 +264,7 @@ func diff(next *Mapping, live *Mapping, liveIndex string) Plan {
 			p.Changed = append(p.Changed, f)
 		}
 	}
-	for _, f := range live.Fields() {
+	for _, f := range live.FieldNames() {
 		if _, ok := next.Properties[f]; !ok {
 			p.Removed = append(p.Removed, f)
 		}

@@ -119,7 +119,7 @@ func TestDiff(t *testing.T) {
 		rebuild, metaOnly       bool
 		problem                 string
 	}{
-		{name: "first index", next: v1, live: nil, added: v1.Fields(), rebuild: true},
+		{name: "first index", next: v1, live: nil, added: v1.FieldNames(), rebuild: true},
 		{name: "add column", next: v2, live: v1, added: []string{"customer_country"}, rebuild: true},
 		{name: "identical", next: v2, live: v2, problem: "identical"},
 		{name: "meta only", next: metaOnly, live: v1, metaOnly: true, problem: "only _meta differs"},

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/ordertable/ordertable/mappings"
 )
 
 // Rollback moves the read alias back to the previous index of the last swap, in one _aliases
@@ -354,13 +356,7 @@ func (r *Reindexer) Jobs(ctx context.Context) ([]*Job, error) {
 }
 
 // fieldSet is the set of top-level fields the mapping declares: each index gets exactly these.
-func (m *Mapping) fieldSet() map[string]bool {
-	out := make(map[string]bool, len(m.Properties))
-	for k := range m.Properties {
-		out[k] = true
-	}
-	return out
-}
+func (m *Mapping) fieldSet() mappings.FieldSet { return m.Fields }
 
 func jsonBodiesEqual(a, b string) bool {
 	var x, y any
@@ -395,5 +391,3 @@ func compareStrings(a, b string) int {
 	}
 	return 0
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

@@ -15,13 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/ordertable/ordertable/internal/esindex"
 )
 
 // Config configures the reindex job. Zero values take the defaults of setDefaults.
 type Config struct {
 	// ES is the Elasticsearch client. Required.
-	ES *elasticsearch.Client
+	ES *esindex.Client
 	// Orders and Customers read the source services. Required for backfill and verify.
 	Orders    OrderLister
 	Customers CustomerGetter
@@ -151,6 +151,7 @@ func (c Config) Validate() error {
 type Reindexer struct {
 	cfg   Config
 	es    es
+	bulk  *esindex.BulkWriter
 	store jobStore
 	log   *slog.Logger
 }
@@ -162,7 +163,8 @@ func New(cfg Config) (*Reindexer, error) {
 		return nil, fmt.Errorf("reindex: config: %w", err)
 	}
 	e := es{c: cfg.ES}
-	return &Reindexer{cfg: cfg, es: e, store: jobStore{es: e, index: cfg.JobsIndex}, log: cfg.Logger}, nil
+	return &Reindexer{cfg: cfg, es: e, bulk: cfg.ES.NewBulkWriter(esindex.BulkOptions{}),
+		store: jobStore{es: e, index: cfg.JobsIndex}, log: cfg.Logger}, nil
 }
 
 // liveIndex returns the single index behind the read alias ("" when there is none).

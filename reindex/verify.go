@@ -1,7 +1,6 @@
 package reindex
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/mappings"
 )
 
 // Difference kinds.
@@ -151,7 +152,7 @@ func (r *Reindexer) verifyJob(ctx context.Context, job *Job, m *Mapping) (*Verif
 }
 
 // compare streams sources and index side by side, settles and optionally repairs.
-func (r *Reindexer) compare(ctx context.Context, index string, fields map[string]bool, mode string, sample int,
+func (r *Reindexer) compare(ctx context.Context, index string, fields mappings.FieldSet, mode string, sample int,
 	repair bool, report func(Difference)) (*VerifyResult, error) {
 	if r.cfg.Orders == nil || r.cfg.Customers == nil {
 		return nil, errors.New("verify needs the orders and customers services (--orders-url, --customers-url)")
@@ -238,7 +239,7 @@ func (r *Reindexer) compare(ctx context.Context, index string, fields map[string
 }
 
 // compareSample compares random windows of consecutive orders, about sample orders in all.
-func (r *Reindexer) compareSample(ctx context.Context, index string, fields map[string]bool, sample int, onDiff func(Difference)) (int64, error) {
+func (r *Reindexer) compareSample(ctx context.Context, index string, fields mappings.FieldSet, sample int, onDiff func(Difference)) (int64, error) {
 	first, _, err := r.cfg.Orders.ListOrders(ctx, "", "", 1)
 	if err != nil || len(first) == 0 {
 		return 0, err
@@ -281,7 +282,7 @@ type indexDoc struct {
 
 // compareRange merges the sources' orders in (after, before) with the index's documents in
 // the same range, both in id order, and reports every candidate difference.
-func (r *Reindexer) compareRange(ctx context.Context, index string, fields map[string]bool, after, before string,
+func (r *Reindexer) compareRange(ctx context.Context, index string, fields mappings.FieldSet, after, before string,
 	onDiff func(Difference)) (int64, error) {
 	src := &sourceStream{r: r, after: after, before: before}
 	idx := &indexStream{r: r, index: index, after: after, before: before}
@@ -325,9 +326,12 @@ func (r *Reindexer) compareRange(ctx context.Context, index string, fields map[s
 
 // docDifference describes how an index document differs from the one the sources give ("" if
 // it does not).
-func docDifference(fields map[string]bool, o events.Order, c *events.Customer, actual map[string]any) string {
-	want, _ := buildDocument(fields, o, c)
-	wantN := canonical(want).(map[string]any)
+func docDifference(fields mappings.FieldSet, o events.Order, c *events.Customer, actual map[string]any) string {
+	want, err := buildDoc(fields, o, c, time.Time{})
+	if err != nil {
+		return "the source order cannot be indexed: " + err.Error()
+	}
+	wantN := canonical(want.Fields).(map[string]any)
 	gotN, _ := canonical(actual).(map[string]any)
 	var diffs []string
 	keys := make([]string, 0, len(fields))
@@ -345,7 +349,7 @@ func docDifference(fields map[string]bool, o events.Order, c *events.Customer, a
 		}
 	}
 	for f := range gotN {
-		if !fields[f] {
+		if !fields.Has(f) {
 			diffs = append(diffs, fmt.Sprintf("%s: not in the mapping", f))
 		}
 	}
@@ -473,7 +477,7 @@ func (s *indexStream) next(ctx context.Context) (*indexDoc, error) {
 
 // settle re-checks candidate differences until they resolve (writes in flight land) or
 // SettleTimeout passes, and returns the ones that remain.
-func (r *Reindexer) settle(ctx context.Context, index string, fields map[string]bool, cands map[string]string) ([]Difference, error) {
+func (r *Reindexer) settle(ctx context.Context, index string, fields mappings.FieldSet, cands map[string]string) ([]Difference, error) {
 	deadline := time.Now().Add(r.cfg.SettleTimeout)
 	var remaining []Difference
 	for {
@@ -513,7 +517,7 @@ func (r *Reindexer) settle(ctx context.Context, index string, fields map[string]
 
 // checkIDs compares a sorted batch of ids one by one: the source order, its customer and the
 // index document.
-func (r *Reindexer) checkIDs(ctx context.Context, index string, fields map[string]bool, ids []string) ([]Difference, error) {
+func (r *Reindexer) checkIDs(ctx context.Context, index string, fields mappings.FieldSet, ids []string) ([]Difference, error) {
 	orders := make(map[string]events.Order, len(ids))
 	for _, id := range ids {
 		page, _, err := r.cfg.Orders.ListOrders(ctx, uuidPrev(id), uuidNext(id), 1)
@@ -577,10 +581,10 @@ func (r *Reindexer) mget(ctx context.Context, index string, ids []string) (map[s
 
 // repair rewrites missing and stale documents from the sources with their external versions
 // (a 409 means a newer write already landed) and deletes extra ones.
-func (r *Reindexer) repair(ctx context.Context, index string, fields map[string]bool, diffs []Difference) error {
+func (r *Reindexer) repair(ctx context.Context, index string, fields mappings.FieldSet, diffs []Difference) error {
 	for start := 0; start < len(diffs); start += maxIDsPerCall {
 		batch := diffs[start:min(start+maxIDsPerCall, len(diffs))]
-		var buf bytes.Buffer
+		var ops []esindex.Op
 		var extra []string
 		var list []events.Order
 		for _, d := range batch {
@@ -600,11 +604,14 @@ func (r *Reindexer) repair(ctx context.Context, index string, fields map[string]
 		if err != nil {
 			return fmt.Errorf("repair: %w", err)
 		}
+		now := time.Now()
 		for _, o := range list {
-			doc, version := buildDocument(fields, o, customers[o.CustomerID])
-			if err := appendIndexAction(&buf, index, o.ID, version, doc); err != nil {
-				return err
+			doc, err := buildDoc(fields, o, customers[o.CustomerID], now)
+			if err != nil {
+				r.log.Warn("reindex: repair: order cannot be indexed", "order", o.ID, "err", err)
+				continue
 			}
+			ops = append(ops, esindex.Op{Type: esindex.OpIndex, Index: index, ID: doc.ID, Version: doc.Version, Doc: doc.Fields})
 		}
 		if len(extra) > 0 {
 			docs, err := r.mget(ctx, index, extra)
@@ -612,16 +619,12 @@ func (r *Reindexer) repair(ctx context.Context, index string, fields map[string]
 				return err
 			}
 			for id, doc := range docs {
-				// Deleting with a version above the document's leaves a tombstone that a
-				// late stale write cannot get past.
-				v := docVersion(asInt(doc["order_version"]), asInt(doc["customer_version"])) + 1
-				fmt.Fprintf(&buf, `{"delete":{"_index":%q,"_id":%q,"version":%d,"version_type":"external"}}`+"\n", index, id, v)
+				// A delete with a version above the document's leaves a tombstone that a late
+				// stale write cannot get past.
+				ops = append(ops, esindex.Op{Type: esindex.OpDelete, Index: index, ID: id, Version: docVersionOf(doc) + 1})
 			}
 		}
-		if buf.Len() == 0 {
-			continue
-		}
-		if err := r.bulkWrite(ctx, buf.Bytes()); err != nil {
+		if err := r.bulkWrite(ctx, ops); err != nil {
 			return fmt.Errorf("repair: %w", err)
 		}
 		r.log.Info("reindex: repaired", "index", index, "rewritten", len(list), "deleted", len(extra))

@@ -13,10 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/reindex"
 )
@@ -50,10 +50,9 @@ func (o *reindexOpts) connFlags(c *cobra.Command) {
 
 // open builds the Reindexer; close releases its connections.
 func (o *reindexOpts) open(a *app, needLag bool) (r *reindex.Reindexer, closeFn func(), err error) {
-	esCfg := elasticsearch.Config{Addresses: strings.Split(o.esURL, ","), Username: o.esUsername, Password: o.esPassword, APIKey: o.esAPIKey}
-	client, err := elasticsearch.NewClient(esCfg)
+	client, err := esindex.NewClient(esindex.Config{URLs: strings.Split(o.esURL, ","), Username: o.esUsername, Password: o.esPassword, APIKey: o.esAPIKey})
 	if err != nil {
-		return nil, nil, fmt.Errorf("elasticsearch client: %w", err)
+		return nil, nil, err
 	}
 	cfg := o.cfg
 	cfg.ES = client
