@@ -1,0 +1,120 @@
+// Package servicetest holds test helpers for the source services: HTTP calls with status and
+// error-shape checks, and a view of the outbox to assert which events a request emitted.
+package servicetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ordertable/ordertable/internal/apierror"
+	"github.com/ordertable/ordertable/internal/events"
+)
+
+// Response is a recorded HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Error decodes the error body, failing the test when it does not have the one error shape.
+func (r Response) Error(t testing.TB) *apierror.Error {
+	t.Helper()
+	var b apierror.Body
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || b.Error == nil || b.Error.Code == "" || b.Error.Message == "" {
+		t.Fatalf("status %d: body %q is not the error shape {\"error\":{\"code\",\"message\",\"details\"}}: %v", r.Status, r.Body, err)
+	}
+	return b.Error
+}
+
+// Decode unmarshals the body into v, failing the test on error.
+func (r Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+}
+
+// Do sends a request with a raw body ("" for none) and headers given as "Name: value".
+func Do(t testing.TB, method, url, body string, headers ...string) Response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Outbox reads the events waiting in the outbox of the database at url, in id order.
+func Outbox(t testing.TB, url string) []events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT payload FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]events.Event, len(payloads))
+	for i, p := range payloads {
+		if out[i], err = events.Decode(p); err != nil {
+			t.Fatalf("outbox row %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// Count returns the result of a count query on the database at url.
+func Count(t testing.TB, url, query string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
