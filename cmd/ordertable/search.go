@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ordertable/ordertable/services/search"
@@ -9,7 +11,7 @@ import (
 // newSearchCmd serves the search API and the order table web page.
 func newSearchCmd(a *app) *cobra.Command {
 	var cfg search.Config
-	var listen string
+	var listen, esURL string
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "Serve the order table: search API (/v1/orders), web page (/) and /openapi.json",
@@ -18,6 +20,7 @@ func newSearchCmd(a *app) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = a.logger
+			cfg.ES.URLs = strings.Split(esURL, ",")
 			svc, err := search.New(cfg)
 			if err != nil {
 				return err
@@ -28,10 +31,11 @@ func newSearchCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API and web page on")
-	f.StringVar(&cfg.ESURL, "es-url", "http://127.0.0.1:9200", "Elasticsearch URL (comma-separated for several nodes)")
-	f.StringVar(&cfg.ESUsername, "es-username", "", "Elasticsearch basic-auth user")
-	f.StringVar(&cfg.ESPassword, "es-password", "", "Elasticsearch basic-auth password")
-	f.StringVar(&cfg.ESAPIKey, "es-api-key", "", "Elasticsearch API key (base64 id:key)")
+	f.StringVar(&esURL, "es-url", "http://127.0.0.1:9200", "Elasticsearch URL (comma-separated for several nodes)")
+	f.StringVar(&cfg.ES.Username, "es-username", "", "Elasticsearch basic-auth user")
+	f.StringVar(&cfg.ES.Password, "es-password", "", "Elasticsearch basic-auth password")
+	f.StringVar(&cfg.ES.APIKey, "es-api-key", "", "Elasticsearch API key (base64 id:key)")
+	f.StringVar(&cfg.ES.CACertFile, "es-ca-cert", "", "PEM file of CAs to trust for an https Elasticsearch URL")
 	f.StringVar(&cfg.Alias, "alias", "orders", "read alias naming the live orders index")
 	f.StringVar(&cfg.CursorSecret, "cursor-secret", "", "HMAC key for paging cursors (>= 16 bytes; random per process when empty, so share one across replicas)")
 	f.IntVar(&cfg.TotalHitsBound, "total-hits-bound", 10000, "totals are exact up to this many hits (track_total_hits)")

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/ordertable/ordertable/internal/esindex"
 )
 
 // Errors of the Elasticsearch side, mapped to HTTP statuses by the handlers.
@@ -27,38 +28,23 @@ var (
 // the official client. Nothing the user typed reaches it except as values inside JSON built
 // by query.go.
 type store struct {
-	es *elasticsearch.Client
+	client *esindex.Client
+	es     *elasticsearch.Client
 }
 
 // liveIndex resolves the read alias to its one concrete index.
 func (s *store) liveIndex(ctx context.Context, alias string) (string, error) {
-	res, err := s.es.Indices.GetAlias(s.es.Indices.GetAlias.WithContext(ctx), s.es.Indices.GetAlias.WithName(alias))
+	idx, err := s.client.AliasIndices(ctx, alias)
+	if errors.Is(err, esindex.ErrNoAlias) {
+		return "", fmt.Errorf("%w: %v", errNoLiveIndex, err)
+	}
 	if err != nil {
-		return "", fmt.Errorf("get alias %s: %w", alias, err)
+		return "", err
 	}
-	defer drain(res)
-	if res.StatusCode == http.StatusNotFound {
-		return "", fmt.Errorf("%w: alias %q does not exist", errNoLiveIndex, alias)
+	if len(idx) != 1 {
+		return "", fmt.Errorf("%w: alias %q names %d indices %v", errNoLiveIndex, alias, len(idx), idx)
 	}
-	if res.IsError() {
-		return "", fmt.Errorf("get alias %s: %w", alias, responseError(res))
-	}
-	var body map[string]json.RawMessage
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		return "", fmt.Errorf("get alias %s: decode: %w", alias, err)
-	}
-	if len(body) != 1 {
-		names := make([]string, 0, len(body))
-		for k := range body {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return "", fmt.Errorf("%w: alias %q names %d indices %v", errNoLiveIndex, alias, len(body), names)
-	}
-	for name := range body {
-		return name, nil
-	}
-	panic("unreachable")
+	return idx[0], nil
 }
 
 // mapping returns the "mappings" object of a concrete index.

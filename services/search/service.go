@@ -12,27 +12,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/httpserver"
 )
 
 // Config configures the search API.
 type Config struct {
-	// ESURL is the Elasticsearch endpoint, e.g. http://127.0.0.1:9200. Ignored when Client is set.
-	ESURL string
-	// ESUsername and ESPassword authenticate with HTTP basic auth (optional).
-	ESUsername string
-	ESPassword string
-	// ESAPIKey authenticates with an API key (base64 id:key); it wins over username/password.
-	ESAPIKey string
-	// Client is an already configured client to use instead of the ES* fields.
-	Client *elasticsearch.Client
+	// ES configures the Elasticsearch connection (URLs, basic auth or API key, TLS). Ignored
+	// when Client is set.
+	ES esindex.Config
+	// Client is an already configured connection to use instead of ES (in-process wiring).
+	Client *esindex.Client
 	// Alias is the read alias naming the live index. Default "orders".
 	Alias string
 	// CursorSecret signs cursors. Empty means a random key per process: cursors then die with
@@ -85,11 +80,10 @@ func (c *Config) setDefaults() {
 // Validate reports every configuration problem at once.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Client == nil && c.ESURL == "" {
-		errs = append(errs, errors.New("ESURL (--es-url) is required"))
-	}
-	if c.Client == nil && c.ESAPIKey != "" && c.ESUsername != "" {
-		errs = append(errs, errors.New("give either an API key or a username, not both"))
+	if c.Client == nil {
+		if err := c.ES.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.CursorSecret != "" && len(c.CursorSecret) < 16 {
 		errs = append(errs, errors.New("CursorSecret must be at least 16 bytes"))
@@ -138,12 +132,8 @@ func New(cfg Config) (*Service, error) {
 	client := cfg.Client
 	if client == nil {
 		var err error
-		client, err = elasticsearch.NewClient(elasticsearch.Config{
-			Addresses: strings.Split(cfg.ESURL, ","),
-			Username:  cfg.ESUsername, Password: cfg.ESPassword, APIKey: cfg.ESAPIKey,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("search: elasticsearch client: %w", err)
+		if client, err = esindex.NewClient(cfg.ES); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
 		}
 	}
 	key := []byte(cfg.CursorSecret)
@@ -152,7 +142,7 @@ func New(cfg Config) (*Service, error) {
 		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
 	}
 	s := &Service{
-		cfg: cfg, store: &store{es: client}, codec: cursorCodec{key: key}, log: cfg.Logger,
+		cfg: cfg, store: &store{client: client, es: client.ES}, codec: cursorCodec{key: key}, log: cfg.Logger,
 		tables: map[string]cached[*Table]{}, fresh: map[string]cached[*string]{},
 		facets: map[string]cached[map[string][]facetValue]{},
 	}
