@@ -148,7 +148,7 @@ func partialRun() string {
 // probeTarget asks the server for its version. The embedded engine is treated as the latest
 // 8.x; a real cluster (ES_URL) as what it reports.
 func probeTarget(ctx context.Context, base string) (*target, error) {
-	tg := &target{features: map[string]bool{}}
+	tg := &target{}
 	v, err := parseVersion(embeddedVersion)
 	if err != nil {
 		return nil, err

@@ -218,7 +218,7 @@ func TestVersionRanges(t *testing.T) {
 }
 
 func TestPrerequisites(t *testing.T) {
-	tg := &target{version: version{8, 19, 0}, features: map[string]bool{}}
+	tg := &target{version: version{8, 19, 0}, features: map[string]bool{"bulk_auto_id": true}}
 	steps := func(kind string, arg map[string]any) []step { return []step{{kind: kind, arg: arg}, {kind: "do"}} }
 	for _, tt := range []struct {
 		name  string
@@ -229,8 +229,9 @@ func TestPrerequisites(t *testing.T) {
 		{"new versions skipped", steps("skip", map[string]any{"version": "8.0.0 - ", "reason": "x"}), true},
 		{"synthetic feature present", steps("requires", map[string]any{"cluster_features": []any{"gte_v8.4.0"}}), false},
 		{"synthetic feature absent", steps("requires", map[string]any{"cluster_features": "gte_v9.1.0"}), true},
-		{"named feature", steps("requires", map[string]any{"cluster_features": []any{"bulk_auto_id"}}), true},
-		{"skip named feature absent", steps("skip", map[string]any{"cluster_features": []any{"bulk_auto_id"}}), false},
+		{"named feature claimed", steps("requires", map[string]any{"cluster_features": []any{"bulk_auto_id"}}), false},
+		{"named feature not claimed", steps("requires", map[string]any{"cluster_features": []any{"x.y"}}), true},
+		{"skip named feature absent", steps("skip", map[string]any{"cluster_features": []any{"x.y"}}), false},
 		{"runner feature ok", steps("requires", map[string]any{"test_runner_features": []any{"headers", "allowed_warnings"}}), false},
 		{"runner feature missing", steps("skip", map[string]any{"features": "yaml"}), true},
 		{"capabilities", steps("requires", map[string]any{"test_runner_features": "capabilities", "capabilities": []any{map[string]any{"method": "GET", "path": "/", "capabilities": []any{"x"}}}}), true},
@@ -305,7 +306,7 @@ func TestBuildCall(t *testing.T) {
 		{"index", map[string]string{"index": "test_1", "id": "1", "version": "5"}, true, "PUT /test_1/_doc/1?version=5"},
 		{"index", map[string]string{"index": "test_1"}, true, "POST /test_1/_doc"},
 		{"index", map[string]string{"index": "weird/ä", "id": "a b"}, true, "PUT /weird%2F%C3%A4/_doc/a%20b"},
-		{"index", map[string]string{"index": "i", "id": "1", "nope": "x"}, true, "error"},
+		{"index", map[string]string{"index": "i", "id": "1", "nope": "x"}, true, "PUT /i/_doc/1?nope=x"},
 		{"index", map[string]string{"index": "i", "id": "1", "filter_path": "_id"}, true, "PUT /i/_doc/1?filter_path=_id"},
 		{"index", map[string]string{"index": "i", "id": "1"}, false, "error"},
 		{"count", map[string]string{}, false, "POST /_count"},
