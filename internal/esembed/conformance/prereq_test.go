@@ -106,7 +106,7 @@ var runnerFeatures = map[string]bool{
 
 // target describes the server under test for prerequisite checks.
 type target struct {
-	version  version
+	version version
 	// features are the named cluster features the server claims; nil claims them all, as
 	// the latest 8.x release has every feature these tests name.
 	features map[string]bool

@@ -49,9 +49,9 @@ func TestOrdersMapping(t *testing.T) {
 
 	type order struct {
 		OrderID, Number, Status, Currency, Customer, CustomerID, Placed string
-		Total                                                      float64
-		Deleted                                                    bool
-		Version                                                    int
+		Total                                                           float64
+		Deleted                                                         bool
+		Version                                                         int
 	}
 	orders := []order{
 		{"o1", "ORD-0001", "paid", "EUR", "Alice Martin", "c1", "2025-01-10T09:00:00Z", 120.50, false, 3},
