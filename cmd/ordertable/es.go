@@ -1,18 +1,40 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"net"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ordertable/ordertable/internal/esembed"
 )
 
-// newESCmd is a placeholder until its issue lands.
+// newESCmd runs the embedded Elasticsearch-compatible engine.
 func newESCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var listen, dataDir string
+	cmd := &cobra.Command{
 		Use:   "es",
-		Short: "(es: not built yet)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("es: not implemented yet")
+		Short: "Run the embedded Elasticsearch-compatible engine (development, tests, small installs)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			eng, err := esembed.Open(esembed.Config{DataDir: dataDir, Logger: a.logger})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				_ = eng.Close()
+				return fmt.Errorf("es: listen %s: %w", listen, err)
+			}
+			a.logger.Info("es: serving", "addr", ln.Addr().String(), "data", dataDir)
+			serveErr := eng.Serve(cmd.Context(), ln)
+			closeErr := eng.Close()
+			if serveErr != nil {
+				return fmt.Errorf("es: serve: %w", serveErr)
+			}
+			return closeErr
 		},
 	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9200", "address to serve the Elasticsearch REST API on")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (write-ahead log and indices); empty keeps everything in memory")
+	return cmd
 }

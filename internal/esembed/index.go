@@ -1,0 +1,359 @@
+package esembed
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/document"
+	bindex "github.com/blevesearch/bleve_index_api"
+)
+
+// docEntry is the real-time state of one document id: what GET, versioning and conflict
+// checks read. src holds the latest source until a refresh has put it into bleve.
+type docEntry struct {
+	version   int64
+	seqNo     int64
+	deleted   bool
+	deletedAt int64 // unix nanos, for tombstone expiry (index.gc_deletes)
+	src       []byte
+}
+
+// pendingDoc is a write waiting for the next refresh (doc nil: delete).
+type pendingDoc struct {
+	doc   *document.Document
+	seqNo int64
+}
+
+// aliasProps are an alias's properties on one index.
+type aliasProps struct {
+	IsWriteIndex  *bool          `json:"is_write_index,omitempty"`
+	Filter        map[string]any `json:"filter,omitempty"`
+	IndexRouting  string         `json:"index_routing,omitempty"`
+	SearchRouting string         `json:"search_routing,omitempty"`
+	IsHidden      *bool          `json:"is_hidden,omitempty"`
+}
+
+// index is one Elasticsearch index: a real-time document table in front of a bleve index that
+// receives writes at refresh.
+type index struct {
+	name    string
+	uuid    string
+	created int64 // unix millis
+	an      *analyzers
+
+	mapping  atomic.Pointer[mapping]
+	settings atomic.Pointer[indexSettings]
+
+	mu          sync.Mutex // guards everything below
+	docs        map[string]docEntry
+	pending     map[string]pendingDoc
+	tombstones  []tombstone // in deletion order, for expiry
+	seqNo       int64       // last assigned
+	liveCount   int64
+	snapGen     uint64        // refresh snapshots taken
+	doneGen     uint64        // refresh snapshots applied
+	refreshed   chan struct{} // closed when doneGen advances
+	lastRefresh time.Time
+
+	refreshMu sync.Mutex // serialises refreshes
+	bidx      bleve.Index
+	searchers atomic.Int64 // in-flight searches (for _stats-like reporting)
+}
+
+type tombstone struct {
+	id string
+	at int64
+}
+
+func newIndexState(name, uuid string, created int64, an *analyzers, m *mapping, s *indexSettings, bidx bleve.Index) *index {
+	ix := &index{name: name, uuid: uuid, created: created, an: an, docs: map[string]docEntry{},
+		pending: map[string]pendingDoc{}, refreshed: make(chan struct{}), bidx: bidx, lastRefresh: time.Now()}
+	ix.mapping.Store(m)
+	ix.settings.Store(s)
+	return ix
+}
+
+// versionType is the index API's version_type.
+type versionType int
+
+const (
+	versionInternal versionType = iota
+	versionExternal
+	versionExternalGTE
+)
+
+type opKind int
+
+const (
+	opIndex opKind = iota
+	opCreate
+	opDelete
+)
+
+// writeOp is one document write with its concurrency-control parameters.
+type writeOp struct {
+	kind          opKind
+	id            string
+	src           []byte
+	parsed        map[string]any
+	version       int64
+	hasVersion    bool
+	vtype         versionType
+	ifSeqNo       int64
+	ifPrimaryTerm int64
+	hasIfSeqNo    bool
+}
+
+// writeResult is what the index/delete APIs report.
+type writeResult struct {
+	version int64
+	seqNo   int64
+	result  string // created, updated, deleted, not_found, noop
+	status  int
+	gen     uint64 // refresh generation that makes it visible
+}
+
+// primaryTerm is constant: the engine has a single, never-failing primary.
+const primaryTerm = 1
+
+// prepare builds the bleve document of an index/create op, extending the mapping when dynamic
+// mapping finds new fields. It returns the mapping it used so the caller can log changes.
+func (ix *index) prepare(op *writeOp) (*document.Document, bool, error) {
+	changed := false
+	for attempt := 0; attempt < 8; attempt++ {
+		m := ix.mapping.Load()
+		doc, added, err := buildDoc(m, ix.an, op.id, op.parsed, op.src, 0, 0)
+		if err != nil {
+			return nil, changed, err
+		}
+		if len(added) == 0 {
+			return doc, changed, nil
+		}
+		ix.mu.Lock()
+		if ix.mapping.Load() == m {
+			ix.mapping.Store(addDynamicFields(m, added))
+			changed = true
+		}
+		ix.mu.Unlock()
+	}
+	return nil, changed, errIllegalArgument("mapping kept changing while indexing [%s]", op.id)
+}
+
+// apply runs the version checks and records the write in the document table and the pending
+// refresh batch. doc is nil for deletes.
+func (ix *index) apply(op *writeOp, doc *document.Document, now time.Time) (writeResult, *esError) {
+	gc := ix.settings.Load().gcDeletes
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	cur, exists := ix.docs[op.id]
+	if exists && cur.deleted && now.UnixNano()-cur.deletedAt > int64(gc) {
+		exists = false
+	}
+	live := exists && !cur.deleted
+	if op.hasIfSeqNo {
+		if !live {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("required seqNo [%d], primary term [%d]. but no document was found", op.ifSeqNo, op.ifPrimaryTerm))
+		}
+		if cur.seqNo != op.ifSeqNo || op.ifPrimaryTerm != primaryTerm {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("required seqNo [%d], primary term [%d]. current document has seqNo [%d] and primary term [%d]", op.ifSeqNo, op.ifPrimaryTerm, cur.seqNo, primaryTerm))
+		}
+	}
+	var newVersion int64
+	switch op.vtype {
+	case versionInternal:
+		if op.kind == opCreate && live {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("document already exists (current version [%d])", cur.version))
+		}
+		if op.hasVersion && exists && cur.version != op.version || op.hasVersion && !exists && op.kind != opCreate {
+			cv := int64(-1)
+			if exists {
+				cv = cur.version
+			}
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("current version [%d] is different than the one provided [%d]", cv, op.version))
+		}
+		newVersion = 1
+		if exists {
+			newVersion = cur.version + 1
+		}
+	case versionExternal:
+		if exists && op.kind == opCreate && live {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("document already exists (current version [%d])", cur.version))
+		}
+		if exists && op.version <= cur.version {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("current version [%d] is higher or equal to the one provided [%d]", cur.version, op.version))
+		}
+		newVersion = op.version
+	case versionExternalGTE:
+		if exists && op.version < cur.version {
+			return writeResult{}, errVersionConflict(ix, op.id, formatf("current version [%d] is higher than the one provided [%d]", cur.version, op.version))
+		}
+		newVersion = op.version
+	}
+	ix.seqNo++
+	seq := ix.seqNo
+	res := writeResult{version: newVersion, seqNo: seq, gen: ix.snapGen + 1}
+	if op.kind == opDelete {
+		if live {
+			res.result, res.status = "deleted", 200
+			ix.liveCount--
+		} else {
+			res.result, res.status = "not_found", 404
+		}
+		ix.docs[op.id] = docEntry{version: newVersion, seqNo: seq, deleted: true, deletedAt: now.UnixNano()}
+		ix.tombstones = append(ix.tombstones, tombstone{id: op.id, at: now.UnixNano()})
+		ix.pending[op.id] = pendingDoc{seqNo: seq}
+		return res, nil
+	}
+	if live {
+		res.result, res.status = "updated", 200
+	} else {
+		res.result, res.status = "created", 201
+		ix.liveCount++
+	}
+	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldSeqNo, nil, float64(seq), bindex.StoreField|bindex.IndexField|bindex.DocValues))
+	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldVersion, nil, float64(newVersion), bindex.StoreField))
+	ix.docs[op.id] = docEntry{version: newVersion, seqNo: seq, src: op.src}
+	ix.pending[op.id] = pendingDoc{doc: doc, seqNo: seq}
+	return res, nil
+}
+
+// getResult is a real-time GET.
+type getResult struct {
+	found   bool
+	version int64
+	seqNo   int64
+	src     []byte
+}
+
+func (ix *index) get(id string) (getResult, error) {
+	ix.mu.Lock()
+	cur, ok := ix.docs[id]
+	ix.mu.Unlock()
+	if !ok || cur.deleted {
+		return getResult{}, nil
+	}
+	if cur.src != nil {
+		return getResult{found: true, version: cur.version, seqNo: cur.seqNo, src: cur.src}, nil
+	}
+	// Refreshed: the stored fields hold the source (and the version that goes with it).
+	d, err := ix.bidx.Document(id)
+	if err != nil {
+		return getResult{}, err
+	}
+	if d == nil {
+		return getResult{}, nil
+	}
+	r := getResult{found: true}
+	d.VisitFields(func(f bindex.Field) {
+		switch f.Name() {
+		case fieldSource:
+			r.src = append([]byte(nil), f.Value()...)
+		case fieldVersion:
+			if nf, ok := f.(bindex.NumericField); ok {
+				v, _ := nf.Number()
+				r.version = int64(v)
+			}
+		case fieldSeqNo:
+			if nf, ok := f.(bindex.NumericField); ok {
+				v, _ := nf.Number()
+				r.seqNo = int64(v)
+			}
+		}
+	})
+	return r, nil
+}
+
+// refresh makes every write so far visible to search.
+func (ix *index) refresh() error {
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	ix.mu.Lock()
+	pend := ix.pending
+	ix.pending = make(map[string]pendingDoc, len(pend))
+	ix.snapGen++
+	gen := ix.snapGen
+	ix.mu.Unlock()
+	if len(pend) > 0 {
+		b := ix.bidx.NewBatch()
+		for id, p := range pend {
+			if p.doc == nil {
+				b.Delete(id)
+			} else if err := b.IndexAdvanced(p.doc); err != nil {
+				return err
+			}
+		}
+		if err := ix.bidx.Batch(b); err != nil {
+			return err
+		}
+	}
+	ix.mu.Lock()
+	for id, p := range pend {
+		if e, ok := ix.docs[id]; ok && e.seqNo == p.seqNo && e.src != nil {
+			e.src = nil
+			ix.docs[id] = e
+		}
+	}
+	ix.doneGen = gen
+	close(ix.refreshed)
+	ix.refreshed = make(chan struct{})
+	ix.lastRefresh = time.Now()
+	ix.mu.Unlock()
+	return nil
+}
+
+// waitRefreshed blocks until the refresh of generation gen has been applied.
+func (ix *index) waitRefreshed(done <-chan struct{}, gen uint64) bool {
+	for {
+		ix.mu.Lock()
+		if ix.doneGen >= gen {
+			ix.mu.Unlock()
+			return true
+		}
+		ch := ix.refreshed
+		ix.mu.Unlock()
+		select {
+		case <-ch:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// needsRefresh reports whether the periodic refresh is due.
+func (ix *index) needsRefresh(now time.Time) bool {
+	iv := ix.settings.Load().refreshInterval
+	if iv <= 0 {
+		return false
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.pending) > 0 && now.Sub(ix.lastRefresh) >= iv
+}
+
+// expireTombstones forgets deletes older than index.gc_deletes.
+func (ix *index) expireTombstones(now time.Time) {
+	gc := int64(ix.settings.Load().gcDeletes)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	n := 0
+	for _, t := range ix.tombstones {
+		if now.UnixNano()-t.at <= gc {
+			break
+		}
+		if e, ok := ix.docs[t.id]; ok && e.deleted && e.deletedAt == t.at {
+			delete(ix.docs, t.id)
+		}
+		n++
+	}
+	if n > 0 {
+		ix.tombstones = append(ix.tombstones[:0:0], ix.tombstones[n:]...)
+	}
+}
+
+func (ix *index) docCount() int64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.liveCount
+}

@@ -1,0 +1,142 @@
+package esembed
+
+import (
+	"strings"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// sqsClause is one operand of a simple_query_string.
+type sqsClause struct {
+	text   string
+	phrase bool
+	prefix bool
+	not    bool
+	must   bool
+}
+
+// parseSimpleQueryString tokenizes the simple_query_string syntax: terms, "phrases",
+// +required, -negated, trailing * prefixes, | as OR. Parentheses group nothing here: they are
+// dropped, which is exact for queries that use a single operator.
+func parseSimpleQueryString(s string) []sqsClause {
+	var out []sqsClause
+	i := 0
+	for i < len(s) {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '(' || s[i] == ')' || s[i] == '|') {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		var c sqsClause
+		for i < len(s) && (s[i] == '+' || s[i] == '-') {
+			if s[i] == '-' {
+				c.not = true
+			} else {
+				c.must = true
+			}
+			i++
+		}
+		if i < len(s) && s[i] == '"' {
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				c.text = s[i+1:]
+				i = len(s)
+			} else {
+				c.text = s[i+1 : i+1+j]
+				i += j + 2
+			}
+			c.phrase = true
+		} else {
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '(' && s[j] != ')' && s[j] != '|' {
+				j++
+			}
+			c.text = s[i:j]
+			i = j
+			if strings.HasSuffix(c.text, "*") {
+				c.prefix = true
+				c.text = strings.TrimSuffix(c.text, "*")
+			}
+		}
+		if c.text != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (c *compiler) simpleQueryString(n *qnode) (query.Query, *esError) {
+	clauses := parseSimpleQueryString(n.text)
+	fields := c.searchableFields(n.fields)
+	if len(clauses) == 0 || len(fields) == 0 {
+		return matchNone(), nil
+	}
+	var must, should, mustNot []query.Query
+	for _, cl := range clauses {
+		var per []query.Query
+		for _, fb := range fields {
+			f := c.m.flat[fb.name]
+			if f == nil {
+				continue
+			}
+			var q query.Query
+			var err *esError
+			switch {
+			case cl.prefix && (f.Type == typeText || f.Type == typeKeyword):
+				text := cl.text
+				if f.Type == typeText {
+					text = strings.ToLower(text)
+				}
+				pq := query.NewPrefixQuery(text)
+				pq.SetField(fb.name)
+				q = pq
+			case cl.phrase:
+				q, err = c.phraseQuery(fb.name, cl.text, fb.boost)
+			default:
+				q, err = c.matchQuery(fb.name, cl.text, "and", "", fb.boost, map[string]any{"lenient": true})
+			}
+			if err != nil {
+				continue // simple_query_string is lenient: it never fails on a field
+			}
+			per = append(per, q)
+		}
+		var q query.Query = matchNone()
+		if len(per) == 1 {
+			q = per[0]
+		} else if len(per) > 1 {
+			q = query.NewDisjunctionQuery(per)
+		}
+		switch {
+		case cl.not && (n.operator == "and" || cl.must):
+			mustNot = append(mustNot, q)
+		case cl.not:
+			// With OR, "-x" means "anything that is not x", one optional clause among others.
+			nb := query.NewBooleanQuery(nil, nil, nil)
+			nb.AddMust(query.NewMatchAllQuery())
+			nb.AddMustNot(q)
+			should = append(should, nb)
+		case cl.must || n.operator == "and":
+			must = append(must, q)
+		default:
+			should = append(should, q)
+		}
+	}
+	bq := query.NewBooleanQuery(nil, nil, nil)
+	if len(must) > 0 {
+		bq.AddMust(must...)
+	}
+	if len(should) > 0 {
+		bq.AddShould(should...)
+		if len(must) == 0 {
+			bq.SetMinShould(1)
+		}
+	}
+	if len(mustNot) > 0 {
+		bq.AddMustNot(mustNot...)
+		if len(must) == 0 && len(should) == 0 {
+			bq.AddMust(query.NewMatchAllQuery())
+		}
+	}
+	return withBoost(bq, n.boost), nil
+}
