@@ -117,7 +117,7 @@ func newOrder(in CreateInput, now time.Time) (Order, error) {
 	if o.Status == "" {
 		o.Status = StatusDraft
 	}
-	if err := normalise(&o, now); err != nil {
+	if err := normalise(&o, now, false); err != nil {
 		return Order{}, err
 	}
 	id, err := uuid.NewV7()
@@ -163,7 +163,7 @@ func applyPatch(cur Order, p Patch, now time.Time) (Order, bool, error) {
 	if err := errs.Err(); err != nil {
 		return cur, false, err
 	}
-	if err := normalise(&next, now); err != nil {
+	if err := normalise(&next, now, p.PlacedAt.Set && p.PlacedAt.Null); err != nil {
 		return cur, false, err
 	}
 	if sameOrder(cur, next) {
@@ -179,9 +179,10 @@ func sameOrder(a, b Order) bool {
 	return a.CustomerID == b.CustomerID && a.Status == b.Status && a.Total == b.Total && a.Currency == b.Currency && samePlaced
 }
 
-// normalise canonicalises fields and reports every invalid one. An order that has left
-// draft (placed, paid, shipped) without placed_at gets now.
-func normalise(o *Order, now time.Time) error {
+// normalise canonicalises fields and reports every invalid one. An order that has been
+// placed (placed, paid, shipped) must have placed_at: when the client left it out it is
+// stamped with now; when the client cleared it explicitly (clearedPlacedAt) that is an error.
+func normalise(o *Order, now time.Time, clearedPlacedAt bool) error {
 	var errs entity.Errors
 	o.CustomerID = strings.ToLower(strings.TrimSpace(o.CustomerID))
 	o.Status = strings.ToLower(strings.TrimSpace(o.Status))
@@ -219,8 +220,12 @@ func normalise(o *Order, now time.Time) error {
 			errs.Add("placed_at", "must be between 1970 and one day from now")
 		}
 	} else if o.Status == StatusPlaced || o.Status == StatusPaid || o.Status == StatusShipped {
-		t := now
-		o.PlacedAt = &t
+		if clearedPlacedAt {
+			errs.Add("placed_at", "cannot be null while the status is "+o.Status)
+		} else {
+			t := now
+			o.PlacedAt = &t
+		}
 	}
 	return errs.Err()
 }

@@ -1,0 +1,523 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
+
+	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
+	"github.com/ordertable/ordertable/internal/outbox"
+	"github.com/ordertable/ordertable/internal/pgstore"
+	"github.com/ordertable/ordertable/internal/testenv"
+)
+
+var seedFlag = flag.Uint64("seed", 0, "seed of the randomized outbox tests (0: random)")
+
+func testSeed(t *testing.T) uint64 {
+	s := *seedFlag
+	if s == 0 {
+		s = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -seed=%d)", s, s)
+	return s
+}
+
+// openDB creates a fresh database with the outbox table and a toy entity table.
+func openDB(t testing.TB) (string, *pgxpool.Pool) {
+	t.Helper()
+	url := testenv.NewDatabase(t, "outbox")
+	ctx := context.Background()
+	pool, err := pgstore.Open(ctx, pgstore.Options{DatabaseURL: url, Migrations: fstest.MapFS{},
+		GoMigrations: []*goose.Migration{outbox.Migration(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE TABLE items (id uuid PRIMARY KEY, version bigint NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return url, pool
+}
+
+// write performs one change of entity id in a transaction like the services do: lock/bump
+// the row, append the event, then wait (delay) before committing or rolling back.
+func write(ctx context.Context, pool *pgxpool.Pool, id string, delay time.Duration, rollback bool) (events.Event, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return events.Event{}, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	var v int64
+	if err := tx.QueryRow(ctx, `INSERT INTO items (id, version) VALUES ($1, 1)
+		ON CONFLICT (id) DO UPDATE SET version = items.version + 1 RETURNING version`, id).Scan(&v); err != nil {
+		return events.Event{}, err
+	}
+	now := time.Now().UTC()
+	typ := events.CustomerUpdated
+	if v == 1 {
+		typ = events.CustomerCreated
+	}
+	e := events.Event{ID: uuid.Must(uuid.NewV7()).String(), Type: typ, Time: now, EntityID: id, Version: v,
+		Customer: &events.Customer{ID: id, Name: "n", Email: "e@x.io", Country: "DE", CreatedAt: now, UpdatedAt: now, Version: v}}
+	if err := outbox.Append(ctx, tx, e); err != nil {
+		return events.Event{}, err
+	}
+	if delay > 0 {
+		time.Sleep(delay) // holds the transaction open so commits happen out of id order
+	}
+	if rollback {
+		return e, tx.Rollback(ctx)
+	}
+	return e, tx.Commit(ctx)
+}
+
+func newRelay(t testing.TB, url string, brokers []string, mod func(*outbox.Config)) *outbox.Relay {
+	t.Helper()
+	cfg := outbox.Config{Name: "test", DatabaseURL: url, Kafka: kafkaconfig.Config{Brokers: brokers},
+		Topics: []string{events.TopicCustomers}, PollInterval: 200 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := outbox.NewRelay(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runRelay runs r until the test ends.
+func runRelay(t testing.TB, r *outbox.Relay) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return cancel
+}
+
+// consumer reads the customers topic from the beginning and keeps the events of the given
+// entities, per entity in arrival order.
+type consumer struct {
+	mu   sync.Mutex
+	byID map[string][]events.Event
+	seen map[string]int // event id -> times
+	want map[string]bool
+	errs []error
+}
+
+func consume(t testing.TB, brokers []string, entities map[string]bool) *consumer {
+	t.Helper()
+	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &consumer{byID: map[string][]events.Event{}, seen: map[string]int{}, want: entities}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() {
+		// The topic may not exist until the relay creates it; retry until it does.
+		var cons sarama.Consumer
+		var parts []int32
+		for ctx.Err() == nil {
+			var err error
+			if cons, err = sarama.NewConsumer(brokers, cfg); err == nil {
+				if parts, err = cons.Partitions(events.TopicCustomers); err == nil && len(parts) > 0 {
+					break
+				}
+				cons.Close()
+				cons = nil
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if cons == nil {
+			return
+		}
+		defer cons.Close()
+		var pwg sync.WaitGroup
+		for _, p := range parts {
+			pc, err := cons.ConsumePartition(events.TopicCustomers, p, sarama.OffsetOldest)
+			if err != nil {
+				c.mu.Lock()
+				c.errs = append(c.errs, err)
+				c.mu.Unlock()
+				continue
+			}
+			pwg.Go(func() {
+				defer pc.Close()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case m := <-pc.Messages():
+						c.add(m)
+					}
+				}
+			})
+		}
+		pwg.Wait()
+	})
+	return c
+}
+
+func (c *consumer) add(m *sarama.ConsumerMessage) {
+	e, err := events.Decode(m.Value)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.errs = append(c.errs, err)
+		return
+	}
+	if !c.want[e.EntityID] {
+		return
+	}
+	if string(m.Key) != e.EntityID {
+		c.errs = append(c.errs, fmt.Errorf("key %q != entity %q", m.Key, e.EntityID))
+	}
+	c.byID[e.EntityID] = append(c.byID[e.EntityID], e)
+	c.seen[e.ID]++
+}
+
+// waitFor polls until every event id in ids has arrived, or fails after timeout.
+func (c *consumer) waitFor(t testing.TB, ids map[string]bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		missing := 0
+		for id := range ids {
+			if c.seen[id] == 0 {
+				missing++
+			}
+		}
+		errs := c.errs
+		c.mu.Unlock()
+		if len(errs) > 0 {
+			t.Fatalf("consumer: %v", errors.Join(errs...))
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d committed events never reached Kafka", missing, len(ids))
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not a wait for a result
+	}
+}
+
+// check asserts: no rolled-back event arrived, and each entity's events arrived in version
+// order. A redelivery (at-least-once) may repeat already-delivered versions, but a version
+// never arrives before all lower ones did, so "newest version wins" consumers end right.
+func (c *consumer) check(t testing.TB, rolledBack map[string]bool) (events, dups int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, n := range c.seen {
+		if rolledBack[id] {
+			t.Fatalf("event %s of a rolled-back transaction reached Kafka", id)
+		}
+		events += n
+		dups += n - 1
+	}
+	for id, evs := range c.byID {
+		var maxV int64
+		delivered := map[string]bool{}
+		for _, e := range evs {
+			switch {
+			case e.Version == maxV+1:
+				maxV = e.Version
+			case e.Version <= maxV && delivered[e.ID]:
+				// a redelivered event
+			default:
+				vs := make([]int64, len(evs))
+				for j, e := range evs {
+					vs[j] = e.Version
+				}
+				t.Fatalf("entity %s: versions arrived as %v; version %d came out of order", id, vs, e.Version)
+			}
+			delivered[e.ID] = true
+		}
+	}
+	return events, dups
+}
+
+func waitEmpty(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d rows after %v", n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The gap trap: writers commit in random order with random delays while the relay runs;
+// some roll back. Kafka must end up with every committed event, no rolled-back one, and each
+// entity's events in version order.
+func TestGapTrap(t *testing.T) {
+	seed := testSeed(t)
+	url, pool := openDB(t)
+	brokers := testenv.KafkaBrokers(t)
+	writers, perWriter, nEntities := 16, 40, 24
+	if testing.Short() {
+		writers, perWriter = 8, 15
+	}
+	entities := map[string]bool{}
+	ids := make([]string, nEntities)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7()).String()
+		entities[ids[i]] = true
+	}
+	cons := consume(t, brokers, entities)
+	runRelay(t, newRelay(t, url, brokers, func(c *outbox.Config) { c.BatchSize = 7 }))
+
+	var mu sync.Mutex
+	committed, rolledBack := map[string]bool{}, map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		rng := rand.New(rand.NewPCG(seed, uint64(w)))
+		wg.Go(func() {
+			for range perWriter {
+				id := ids[rng.IntN(len(ids))]
+				delay := time.Duration(rng.IntN(15)) * time.Millisecond
+				rb := rng.IntN(5) == 0
+				e, err := write(context.Background(), pool, id, delay, rb)
+				if err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				mu.Lock()
+				if rb {
+					rolledBack[e.ID] = true
+				} else {
+					committed[e.ID] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	cons.waitFor(t, committed, 60*time.Second)
+	waitEmpty(t, pool, 10*time.Second)
+	n, dups := cons.check(t, rolledBack)
+	t.Logf("%d committed, %d rolled back, %d events received (%d duplicates)", len(committed), len(rolledBack), n, dups)
+	if n != len(committed)+dups {
+		t.Fatalf("received %d events, want %d committed + %d duplicates", n, len(committed), dups)
+	}
+}
+
+// Exactly one relay per service publishes; when it stops, a standby takes over.
+func TestSingleLeaderAndTakeover(t *testing.T) {
+	url, pool := openDB(t)
+	brokers := testenv.KafkaBrokers(t)
+	a := newRelay(t, url, brokers, func(c *outbox.Config) { c.LockRetryInterval = 50 * time.Millisecond })
+	b := newRelay(t, url, brokers, func(c *outbox.Config) { c.LockRetryInterval = 50 * time.Millisecond })
+	stopA := runRelay(t, a)
+	waitUntil(t, 10*time.Second, "a relay to lead", a.Leader)
+	runRelay(t, b)
+	id := uuid.Must(uuid.NewV7()).String()
+	cons := consume(t, brokers, map[string]bool{id: true})
+	e1, err := write(context.Background(), pool, id, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.waitFor(t, map[string]bool{e1.ID: true}, 20*time.Second)
+	if b.Leader() {
+		t.Fatal("two relays lead at once")
+	}
+	stopA()
+	waitUntil(t, 10*time.Second, "the standby to take over", b.Leader)
+	e2, err := write(context.Background(), pool, id, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.waitFor(t, map[string]bool{e2.ID: true}, 20*time.Second)
+	cons.check(t, nil)
+}
+
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The broker goes away: writes keep committing, and their events arrive once it is back
+// (the embedded broker restarts on the same port from its data directory).
+func TestBrokerDownAndUp(t *testing.T) {
+	url, pool := openDB(t)
+	dir := t.TempDir()
+	b := testenv.EmbeddedKafka(t, dir)
+	addr := b.Addr()
+	brokers := []string{addr}
+	ids := map[string]bool{}
+	var entities []string
+	for range 10 {
+		id := uuid.Must(uuid.NewV7()).String()
+		ids[id] = true
+		entities = append(entities, id)
+	}
+	runRelay(t, newRelay(t, url, brokers, nil))
+	before := map[string]bool{}
+	for _, id := range entities {
+		e, err := write(context.Background(), pool, id, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[e.ID] = true
+	}
+	c1 := consume(t, brokers, ids)
+	c1.waitFor(t, before, 30*time.Second)
+
+	b.Close()
+	during := map[string]bool{}
+	for i := range 200 {
+		e, err := write(context.Background(), pool, entities[i%len(entities)], 0, false)
+		if err != nil {
+			t.Fatalf("write while Kafka is down: %v", err)
+		}
+		during[e.ID] = true
+	}
+	var pending int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending == 0 {
+		t.Fatal("outbox is empty while Kafka is down; events were lost or published elsewhere")
+	}
+	b2 := restartBroker(t, addr, dir)
+	_ = b2
+	c2 := consume(t, brokers, ids)
+	all := map[string]bool{}
+	for id := range before {
+		all[id] = true
+	}
+	for id := range during {
+		all[id] = true
+	}
+	c2.waitFor(t, all, 60*time.Second)
+	waitEmpty(t, pool, 10*time.Second)
+	n, dups := c2.check(t, nil)
+	t.Logf("%d events after restart (%d duplicates), %d were pending while down", n, dups, pending)
+}
+
+func restartBroker(t testing.TB, addr, dir string) any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := startBroker(addr, dir)
+		if err == nil {
+			t.Cleanup(b.Close)
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restart broker on %s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger briefly after close
+	}
+}
+
+// The relay is killed (SIGKILL, mid-batch) while writers keep committing; a new relay
+// publishes everything committed. Duplicates are allowed, losses are not.
+func TestRelayCrashRestart(t *testing.T) {
+	if os.Getenv("OUTBOX_CRASH_HELPER") != "" {
+		t.Skip("helper process")
+	}
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	url, pool := openDB(t)
+	brokers := testenv.KafkaBrokers(t)
+	entities := map[string]bool{}
+	var ids []string
+	for range 50 {
+		id := uuid.Must(uuid.NewV7()).String()
+		entities[id] = true
+		ids = append(ids, id)
+	}
+	committed := map[string]bool{}
+	writeN := func(n int) {
+		for range n {
+			e, err := write(context.Background(), pool, ids[rng.IntN(len(ids))], 0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			committed[e.ID] = true
+		}
+	}
+	writeN(2000)
+	cons := consume(t, brokers, entities)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRelayCrashHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), "OUTBOX_CRASH_HELPER=1", "OUTBOX_DB="+url, "OUTBOX_BROKERS="+brokers[0])
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once it is busy publishing: some but not all events have arrived.
+	killAt := 200 + rng.IntN(1200)
+	waitUntil(t, 60*time.Second, fmt.Sprintf("%d events from the helper relay", killAt), func() bool {
+		cons.mu.Lock()
+		defer cons.mu.Unlock()
+		return len(cons.seen) >= killAt
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	var left int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the relay after >= %d events; %d rows left in the outbox", killAt, left)
+	writeN(300)
+	runRelay(t, newRelay(t, url, brokers, nil))
+	cons.waitFor(t, committed, 60*time.Second)
+	waitEmpty(t, pool, 10*time.Second)
+	n, dups := cons.check(t, nil)
+	t.Logf("%d committed, %d received, %d duplicates", len(committed), n, dups)
+}
+
+// TestRelayCrashHelper is the relay process that TestRelayCrashRestart kills.
+func TestRelayCrashHelper(t *testing.T) {
+	if os.Getenv("OUTBOX_CRASH_HELPER") == "" {
+		t.Skip("only run as TestRelayCrashRestart's helper process")
+	}
+	r := newRelay(t, os.Getenv("OUTBOX_DB"), []string{os.Getenv("OUTBOX_BROKERS")}, func(c *outbox.Config) { c.BatchSize = 20 })
+	_ = r.Run(context.Background()) // runs until killed
+}
+
