@@ -85,6 +85,9 @@ func parseAliasActions(body map[string]any) ([]aliasAction, *esError) {
 				switch k {
 				case "index", "indices", "alias", "aliases":
 				case "must_exist":
+					if kind != "remove" {
+						return nil, errParsing("[%s] unknown field [must_exist]", kind)
+					}
 					b, ok := toBool(pv)
 					if !ok {
 						return nil, errParsing("[must_exist] must be a boolean")
@@ -193,9 +196,6 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 					return 0, nil, &esError{Status: 400, Type: "invalid_alias_name_exception", Reason: "Invalid alias name [" + alias + "]: must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]", Index: alias}
 				}
 				for _, idx := range indices {
-					if err := e.checkAliasName(alias, idx); err != nil {
-						return 0, nil, err
-					}
 					m := next[alias]
 					if m == nil {
 						m = map[string]*aliasProps{}
@@ -250,6 +250,19 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 		}
 	}
 	for alias, m := range next {
+		// Name clashes are checked on the final state, so one request can drop an index and
+		// give its name to an alias (the reindex cut-over).
+		for idx := range m {
+			if removed[idx] {
+				continue
+			}
+			if _, clash := e.indices[alias]; clash && !removed[alias] || alias == idx {
+				return 0, nil, e.checkAliasName(alias, idx)
+			}
+			if err := e.checkAliasName(alias, ""); err != nil {
+				return 0, nil, err
+			}
+		}
 		writers := 0
 		for _, p := range m {
 			if p.IsWriteIndex != nil && *p.IsWriteIndex {

@@ -145,8 +145,8 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 				it.src = src
 			}
 		}
-		if it.index == "" && it.err == nil {
-			it.err = errActionValidation("index is missing")
+		if it.index == "" {
+			return nil, errActionValidation("index is missing")
 		}
 		items = append(items, it)
 	}

@@ -72,14 +72,14 @@ func parseSource(src []byte) (map[string]any, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, errMapperParsing("failed to parse")
+		return nil, errDocParsing("failed to parse")
 	}
 	if dec.More() {
-		return nil, errMapperParsing("failed to parse, document is malformed")
+		return nil, errDocParsing("failed to parse, document is malformed")
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errMapperParsing("failed to parse, document is empty")
+		return nil, errDocParsing("failed to parse, document is empty")
 	}
 	return m, nil
 }
@@ -113,10 +113,10 @@ func (b *docBuilder) object(segs []string, prefix string, obj map[string]any, pr
 	for _, k := range sortedKeys(obj) {
 		v := obj[k]
 		if k == "" || strings.Trim(k, ".") == "" || strings.Contains(k, "..") {
-			return errMapperParsing("field name cannot be an empty string")
+			return errDocParsing("field name cannot be an empty string")
 		}
 		if strings.HasPrefix(k, "_") && prefix == "" && isMetadataField(k) {
-			return errMapperParsing("Field [%s] is a metadata field and cannot be added inside a document. Use the index API request parameters.", k)
+			return errDocParsing("Field [%s] is a metadata field and cannot be added inside a document. Use the index API request parameters.", k)
 		}
 		if i := strings.IndexByte(k, '.'); i > 0 {
 			// "a.b": v is the object {"a": {"b": v}}.
@@ -187,7 +187,7 @@ func (b *docBuilder) value(segs []string, prefix, name string, v any, props map[
 	if f.Type == typeObject {
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return errMapperParsing("object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", path, name)
+			return errDocParsing("object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", path, name)
 		}
 		b.markSeen(path)
 		d := dynamic
@@ -266,7 +266,7 @@ func (b *docBuilder) parseErr(path string, f *field, v any, cause *esError) erro
 	if m, ok := v.(map[string]any); ok {
 		prev = jsonString(m)
 	}
-	e := errMapperParsing("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", path, f.Type, b.id, prev)
+	e := errDocParsing("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", path, f.Type, b.id, prev)
 	e.CausedBy = cause
 	return e
 }

@@ -395,7 +395,7 @@ func (e *Engine) checkAliasName(alias, indexName string) *esError {
 	if alias == indexName {
 		return errIllegalArgument("index and alias names need to be unique, but the following duplicates were found [%s (alias of [%s])]", alias, indexName)
 	}
-	if _, ok := e.indices[alias]; ok {
+	if _, ok := e.indices[alias]; ok && indexName != "" {
 		return &esError{Status: 400, Type: "invalid_alias_name_exception", Reason: "Invalid alias name [" + alias + "]: an index or data stream exists with the same name as the alias", Index: alias}
 	}
 	if alias == "" || strings.HasPrefix(alias, "_") || strings.ContainsAny(alias, "\\/*?\"<>| ,#") {

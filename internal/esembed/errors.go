@@ -95,6 +95,12 @@ func errMapperParsing(format string, args ...any) *esError {
 	return &esError{Status: http.StatusBadRequest, Type: "mapper_parsing_exception", Reason: fmt.Sprintf(format, args...)}
 }
 
+// errDocParsing is a document that doesn't fit its mapping (Elasticsearch 8.8+ reports
+// document_parsing_exception where older versions said mapper_parsing_exception).
+func errDocParsing(format string, args ...any) *esError {
+	return &esError{Status: http.StatusBadRequest, Type: "document_parsing_exception", Reason: fmt.Sprintf(format, args...)}
+}
+
 func errActionValidation(reasons ...string) *esError {
 	r := "Validation Failed: "
 	for i, s := range reasons {

@@ -152,8 +152,15 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 	if err != nil {
 		return nil, err
 	}
-	if rq.param("q") != "" {
-		return nil, errUnsupported("the [q] parameter (Lucene query syntax); send a query DSL body")
+	if q := rq.param("q"); q != "" {
+		if _, has := body["query"]; has {
+			return nil, errIllegalArgument("cannot use [q] parameter together with a query in the request body")
+		}
+		n, err := parseURIQuery(q, rq.param("df"), rq.param("default_operator"))
+		if err != nil {
+			return nil, err
+		}
+		sr.query = n
 	}
 	if rq.param("scroll") != "" {
 		return nil, errUnsupported("scroll searches; use search_after")

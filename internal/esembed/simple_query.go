@@ -140,3 +140,123 @@ func (c *compiler) simpleQueryString(n *qnode) (query.Query, *esError) {
 	}
 	return withBoost(bq, n.boost), nil
 }
+
+// parseURIQuery turns the ?q= parameter (Lucene query syntax) into the query DSL for the
+// subset people type by hand: field:value, field:"a phrase", bare terms, +required,
+// -excluded, AND/OR/NOT between terms, and * for everything. Anything else (ranges, groups,
+// fuzzy, boosts) is rejected with a 400 rather than answered wrongly.
+func parseURIQuery(q, df, defaultOp string) (*qnode, *esError) {
+	q = strings.TrimSpace(q)
+	if q == "*" || q == "*:*" {
+		return &qnode{kind: "match_all", boost: 1}, nil
+	}
+	if strings.ContainsAny(q, "()[]{}~^\\") {
+		return nil, errUnsupported("query string syntax beyond field:value, phrases, +/-, AND/OR/NOT in [q]")
+	}
+	op := strings.ToLower(defaultOp)
+	if op == "" {
+		op = "or"
+	}
+	type term struct {
+		n        *qnode
+		must     bool
+		not      bool
+		joinedOr bool
+	}
+	var terms []term
+	toks := tokenizeURIQuery(q)
+	nextMust, nextNot, nextOr, sawAnd := false, false, false, false
+	for _, tok := range toks {
+		switch tok {
+		case "AND", "&&":
+			sawAnd = true
+			if len(terms) > 0 {
+				terms[len(terms)-1].must = !terms[len(terms)-1].not
+			}
+			nextMust = true
+			continue
+		case "OR", "||":
+			nextOr = true
+			continue
+		case "NOT", "!":
+			nextNot = true
+			continue
+		}
+		t := term{must: nextMust, not: nextNot, joinedOr: nextOr}
+		nextMust, nextNot, nextOr = false, false, false
+		for len(tok) > 0 && (tok[0] == '+' || tok[0] == '-') {
+			if tok[0] == '+' {
+				t.must = true
+			} else {
+				t.not = true
+			}
+			tok = tok[1:]
+		}
+		field, value := df, tok
+		if i := strings.IndexByte(tok, ':'); i > 0 {
+			field, value = tok[:i], tok[i+1:]
+		}
+		phrase := strings.HasPrefix(value, "\"") && strings.HasSuffix(value, "\"") && len(value) >= 2
+		if phrase {
+			value = value[1 : len(value)-1]
+		}
+		var n *qnode
+		switch {
+		case field == "" || field == "*":
+			n = &qnode{kind: "simple_query_string", text: value, value: value, boost: 1, operator: "and"}
+			if phrase {
+				n.text = "\"" + value + "\""
+			}
+		case value == "*":
+			n = &qnode{kind: "exists", field: field, boost: 1}
+		case strings.HasSuffix(value, "*") && !phrase:
+			n = &qnode{kind: "prefix", field: field, value: strings.TrimSuffix(value, "*"), boost: 1}
+		case phrase:
+			n = &qnode{kind: "match_phrase", field: field, value: value, boost: 1}
+		default:
+			n = &qnode{kind: "match", field: field, value: value, boost: 1}
+		}
+		t.n = n
+		terms = append(terms, t)
+	}
+	_ = sawAnd
+	b := &qnode{kind: "bool", boost: 1}
+	for _, t := range terms {
+		switch {
+		case t.not:
+			b.mustNot = append(b.mustNot, t.n)
+		case t.must || (op == "and" && !t.joinedOr):
+			b.must = append(b.must, t.n)
+		default:
+			b.should = append(b.should, t.n)
+		}
+	}
+	if len(b.must) == 0 && len(b.should) == 0 && len(b.mustNot) > 0 {
+		b.must = append(b.must, &qnode{kind: "match_all", boost: 1})
+	}
+	return b, nil
+}
+
+func tokenizeURIQuery(q string) []string {
+	var toks []string
+	i := 0
+	for i < len(q) {
+		for i < len(q) && q[i] == ' ' {
+			i++
+		}
+		if i >= len(q) {
+			break
+		}
+		j := i
+		inQuote := false
+		for j < len(q) && (inQuote || q[j] != ' ') {
+			if q[j] == '"' {
+				inQuote = !inQuote
+			}
+			j++
+		}
+		toks = append(toks, q[i:j])
+		i = j
+	}
+	return toks
+}
