@@ -128,7 +128,12 @@ func TestMatchValue(t *testing.T) {
 		{"list order", []any{"a", "b"}, []any{"b", "a"}, false},
 		{"regex", "version_conflict_engine_exception", "/version_conflict/", true},
 		{"regex anchored", "abc", "/^b/", false},
-		{"regex trims actual", "  test_1  \n", "/^test_1$/", true},
+		{"regex does not trim actual", "test_1  \n", "/^test_1$/", false},
+		{"regex $ before final newline", "a b\nc d\n", "/^a \\s+ b \\n c \\s+ d $/", true},
+		{"regex $ not before two newlines", "ab\n\n", "/^ab$/", false},
+		{"regex escaped $ and class", "a$]", `/^a\$[]]$/`, true},
+		{"regex trailing whitespace", "test_1  \n", "/^test_1 \\s+ $/", true},
+		{"regex trims expected", "ab", "  /^ab$/\n", true},
 		{"regex comments mode", "green  open test_1", "/^ green \\s+ open \\s+ test_1 $/", true},
 		{"regex escaped space", "a b", `/^a\ b$/`, true},
 		{"regex comment", "ab", "/^a # letter a\n b$/", true},
@@ -506,7 +511,7 @@ func TestRunnerAgainstScriptedServer(t *testing.T) {
 	r := newRunner(base, spec, tg)
 	want := map[string]outcome{"pass": passed, "fail: unexpected error": failed, "fail: missing catch": failed, "fail: match": failed, "skip: routing": skipped}
 	wantCause := map[string]string{
-		"fail: unexpected error": "unexpected error: get -> 404 index_not_found_exception",
+		"fail: unexpected error": "unexpected error: get -> 404 index_not_found_exception: no such index [x]",
 		"fail: missing catch":    "wrong status: index expected missing, got 201 ",
 		"fail: match":            "match result",
 	}

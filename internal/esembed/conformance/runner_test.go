@@ -445,7 +445,7 @@ func (r *runner) do(ctx context.Context, m map[string]any) error {
 	errType, errReason := errorInfo(resp.body)
 	if catch == "" {
 		if isErr {
-			return fail(fmt.Sprintf("unexpected error: %s -> %d %s", api, resp.status, errType),
+			return fail(fmt.Sprintf("unexpected error: %s -> %d %s: %s", api, resp.status, errType, reasonKey(errReason)),
 				"%s: expected 2xx, got %d %s: %s", api, resp.status, errType, errReason)
 		}
 		return nil
@@ -484,6 +484,21 @@ func (r *runner) do(ctx context.Context, m map[string]any) error {
 			"%s: error does not match /%s/: %s", api, re, truncate(flatten(errObj), 400))
 	}
 	return nil
+}
+
+var numberRe = regexp.MustCompile(`\d+`)
+
+// reasonKey shortens an error reason to group failures: its first sentence, numbers elided.
+func reasonKey(reason string) string {
+	if i := strings.Index(reason, ". "); i > 0 {
+		reason = reason[:i]
+	}
+	for _, cut := range []string{" please check", "; send", " (field ["} {
+		if i := strings.Index(reason, cut); i > 0 {
+			reason = reason[:i]
+		}
+	}
+	return truncate(numberRe.ReplaceAllString(reason, "N"), 100)
 }
 
 var catchStatus = map[string]int{
@@ -616,6 +631,9 @@ func (r *runner) send(ctx context.Context, spec *apiSpec, call *httpCall, payloa
 	out := &response{status: resp.StatusCode, raw: raw, head: call.method == http.MethodHead}
 	r.lastResp = fmt.Sprintf("%d %s", resp.StatusCode, truncate(strings.TrimSpace(string(raw)), 600))
 	if len(raw) == 0 {
+		if !out.head {
+			out.body = "" // an empty text answer (e.g. _cat with nothing to list) is ""
+		}
 		return out, nil
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

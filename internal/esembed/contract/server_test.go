@@ -1,22 +1,17 @@
 package contract
 
 import (
-	"os"
 	"testing"
+
+	"github.com/ordertable/ordertable/internal/testenv"
 )
 
-// esURL returns ES_URL, or a fresh embedded engine for the test.
+// esURL returns ES_URL, or a fresh in-memory embedded engine for the test.
 func esURL(t *testing.T) string {
 	t.Helper()
-	if u := os.Getenv("ES_URL"); u != "" {
-		return u
-	}
-	requireEmbedded(t)
-	return ""
+	return testenv.ESURL(t)
 }
 
-// requireEmbedded skips until the embedded engine (internal/esembed, `ordertable es`) lands.
-func requireEmbedded(t *testing.T) {
-	t.Helper()
-	t.Skip("contract: embedded engine not available yet; set ES_URL")
-}
+// requireEmbedded is where a test that needs the embedded engine itself would skip; the
+// engine is always available.
+func requireEmbedded(t *testing.T) { t.Helper() }
