@@ -171,6 +171,8 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 		return err
 	}
 	accepted, err := ix.writeState(ctx, batch, ix.state.customerOp)
+	// The search below sees the order states as of the refresh, so that is when they were read.
+	readAt := time.Now()
 	if err == nil && len(accepted) > 0 {
 		// The refresh comes after the customer-state writes: an order event whose GET of the
 		// customer state missed them wrote its order state before that GET, hence before this
@@ -190,7 +192,7 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 	}
 	after := ""
 	for {
-		n, last, err := ix.fanoutChunk(ctx, ids, after, blame)
+		n, last, err := ix.fanoutChunk(ctx, ids, after, readAt, blame)
 		if err != nil {
 			return err
 		}
@@ -206,12 +208,11 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 // fanoutChunk rewrites one chunk of the customers' orders. Each chunk takes a worker slot of
 // its own, so a customer with many orders interleaves with the other partitions' batches
 // instead of holding a slot for its whole fan-out.
-func (ix *Indexer) fanoutChunk(ctx context.Context, customerIDs []string, after string, blame map[string]*item) (n int, last string, err error) {
+func (ix *Indexer) fanoutChunk(ctx context.Context, customerIDs []string, after string, readAt time.Time, blame map[string]*item) (n int, last string, err error) {
 	if err := ix.acquire(ctx); err != nil {
 		return 0, "", err
 	}
 	defer ix.release()
-	readAt := time.Now()
 	orders, err := ix.state.ordersOf(ctx, customerIDs, after, ix.cfg.FanoutChunk)
 	if err != nil || len(orders) == 0 {
 		return 0, "", err
