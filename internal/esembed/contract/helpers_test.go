@@ -173,7 +173,8 @@ func checkErrorShape(t *testing.T, status int, body map[string]any, wantStatus i
 	}
 	e, ok := body["error"].(map[string]any)
 	if !ok {
-		t.Fatalf("error: got %s, want an object", show(body["error"]))
+		t.Errorf("error: got %s, want an object", show(body["error"]))
+		return
 	}
 	if e["type"] != wantType {
 		t.Errorf("error.type: got %v, want %s (reason %v)", e["type"], wantType, e["reason"])
@@ -183,7 +184,8 @@ func checkErrorShape(t *testing.T, status int, body map[string]any, wantStatus i
 	}
 	rc, ok := e["root_cause"].([]any)
 	if !ok || len(rc) == 0 {
-		t.Fatalf("error.root_cause: got %s, want a non-empty list", show(e["root_cause"]))
+		t.Errorf("error.root_cause: got %s, want a non-empty list", show(e["root_cause"]))
+		return
 	}
 	first, _ := rc[0].(map[string]any)
 	if first["type"] == nil || first["reason"] == nil {
