@@ -19,6 +19,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ordertable/ordertable/internal/bench/stack"
+	"github.com/ordertable/ordertable/services/customers"
 )
 
 // Config configures a bench run.
@@ -106,11 +109,21 @@ type run struct {
 	work  string
 
 	mu       sync.Mutex
+	st       *stack.Stack
+	es       esConn
+	custs    []customers.Customer
+	relayLag map[string]*latencies
 	rawDocsS float64 // raw engine bulk docs/s, the denominator of later ratios
-	stack    *stack
+	apiRate  float64 // orders/s through the API
 }
 
 func (r *run) progress(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progressLocked(format, args...)
+}
+
+func (r *run) progressLocked(format string, args ...any) {
 	fmt.Fprintf(r.cfg.Progress, "[%6.1fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
@@ -143,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	r := &run{cfg: cfg, sizes: sizesFor(cfg.Quick), start: time.Now()}
+	r := &run{cfg: cfg, sizes: sizesFor(cfg.Quick), start: time.Now(), relayLag: map[string]*latencies{}}
 	r.work = cfg.WorkDir
 	if r.work == "" {
 		dir, err := os.MkdirTemp("", "ordertable-bench-*")
@@ -167,8 +180,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.progress("bench: seed %d, quick=%v, work dir %s", cfg.Seed, cfg.Quick, r.work)
 	defer func() {
-		if r.stack != nil {
-			r.stack.close()
+		if r.st != nil {
+			r.progress("stack: stopping")
+			r.st.Close()
 		}
 	}()
 	for _, st := range stages() {

@@ -5,26 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-)
 
-// orderDoc is an order document as the indexer writes it into orders_v1 (CustomerCountry is
-// only sent to indices whose mapping declares it).
-type orderDoc struct {
-	OrderID         string  `json:"order_id"`
-	OrderNumber     string  `json:"order_number"`
-	Status          string  `json:"status"`
-	Total           float64 `json:"total"`
-	Currency        string  `json:"currency"`
-	PlacedAt        string  `json:"placed_at,omitempty"`
-	UpdatedAt       string  `json:"updated_at"`
-	CustomerID      string  `json:"customer_id"`
-	CustomerName    string  `json:"customer_name"`
-	CustomerDeleted bool    `json:"customer_deleted"`
-	OrderVersion    int64   `json:"order_version"`
-	CustomerVersion int64   `json:"customer_version"`
-	IndexedAt       string  `json:"indexed_at"`
-	CustomerCountry string  `json:"customer_country,omitempty"`
-}
+	"github.com/ordertable/ordertable/indexer"
+	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/mappings"
+)
 
 var (
 	benchStatuses   = []string{"draft", "placed", "paid", "shipped", "cancelled"}
@@ -54,38 +39,49 @@ func (g *docGen) customerName(c int) string {
 	return fmt.Sprintf("%s %s %s", firstNames[c%len(firstNames)], lastNames[(c/len(firstNames))%len(lastNames)], companySuffixes[c%len(companySuffixes)])
 }
 
-// doc returns the i-th order document; withCountry adds the v2 column.
-func (g *docGen) doc(i int, withCountry bool) orderDoc {
+// order returns the i-th order and its customer as the source services would hold them.
+func (g *docGen) order(i int) (events.Order, *indexer.CustomerState) {
 	c := g.rng.IntN(g.customers)
 	placed := g.base.Add(time.Duration(g.rng.Int64N(int64(300 * 24 * time.Hour)))).Truncate(time.Millisecond)
-	d := orderDoc{
-		OrderID:         fmt.Sprintf("0190a1b2-c3d4-7e5f-8a6b-%012x", i),
-		OrderNumber:     fmt.Sprintf("PO-2026-%07d", i),
-		Status:          benchStatuses[g.rng.IntN(len(benchStatuses))],
-		Total:           float64(g.rng.IntN(5_000_000)) / 100,
-		Currency:        benchCurrencies[g.rng.IntN(len(benchCurrencies))],
-		PlacedAt:        placed.Format(time.RFC3339Nano),
-		UpdatedAt:       placed.Add(time.Hour).Format(time.RFC3339Nano),
-		CustomerID:      fmt.Sprintf("0190a1b2-c3d4-7e5f-9c00-%012x", c),
-		CustomerName:    g.customerName(c),
-		OrderVersion:    1,
-		CustomerVersion: 1,
-		IndexedAt:       g.base.Format(time.RFC3339Nano),
+	cust := events.Customer{
+		ID:        fmt.Sprintf("0190a1b2-c3d4-7e5f-9c00-%012x", c),
+		Name:      g.customerName(c),
+		Email:     fmt.Sprintf("buyer%d@example.com", c),
+		Country:   benchCountries[c%len(benchCountries)],
+		CreatedAt: g.base,
+		UpdatedAt: g.base,
+		Version:   1,
 	}
-	if withCountry {
-		d.CustomerCountry = benchCountries[c%len(benchCountries)]
+	o := events.Order{
+		ID:          fmt.Sprintf("0190a1b2-c3d4-7e5f-8a6b-%012x", i),
+		OrderNumber: fmt.Sprintf("PO-2026-%07d", i),
+		CustomerID:  cust.ID,
+		Status:      benchStatuses[g.rng.IntN(len(benchStatuses))],
+		Total:       fmt.Sprintf("%d.%02d", g.rng.IntN(50_000), g.rng.IntN(100)),
+		Currency:    benchCurrencies[g.rng.IntN(len(benchCurrencies))],
+		PlacedAt:    &placed,
+		CreatedAt:   placed,
+		UpdatedAt:   placed.Add(time.Hour),
+		Version:     1,
 	}
-	return d
+	return o, &indexer.CustomerState{Customer: cust}
 }
 
-// docs returns n encoded documents with their ids.
-func (g *docGen) docs(n int, withCountry bool) (ids []string, bodies [][]byte) {
-	ids = make([]string, n)
-	bodies = make([][]byte, n)
+// docs returns n order documents for the mapping m exactly as the indexer builds them, encoded,
+// with their ids and external versions.
+func (g *docGen) docs(n int, m *mappings.Mapping) (ids []string, versions []int64, bodies [][]byte, err error) {
+	ids, versions, bodies = make([]string, n), make([]int64, n), make([][]byte, n)
 	for i := range n {
-		d := g.doc(i, withCountry)
-		b, _ := json.Marshal(d)
-		ids[i], bodies[i] = d.OrderID, b
+		o, c := g.order(i)
+		d, err := indexer.BuildDocument(o, c, m.Fields, g.base)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		b, err := json.Marshal(d.Fields)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ids[i], versions[i], bodies[i] = d.ID, d.Version, b
 	}
-	return ids, bodies
+	return ids, versions, bodies, nil
 }

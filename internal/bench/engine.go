@@ -120,7 +120,7 @@ func createIndex(ctx context.Context, es esConn, index string, m *mappings.Mappi
 // engineBulkDocsPerSec sends the documents through the official client's BulkIndexer into a
 // fresh index with the mapping's own settings and the indexer's external versioning, and stops
 // the clock when a refresh made all of them searchable.
-func engineBulkDocsPerSec(ctx context.Context, es esConn, index string, m *mappings.Mapping, ids []string, bodies [][]byte, workers int) (float64, error) {
+func engineBulkDocsPerSec(ctx context.Context, es esConn, index string, m *mappings.Mapping, ids []string, versions []int64, bodies [][]byte, workers int) (float64, error) {
 	if err := createIndex(ctx, es, index, m, nil); err != nil {
 		return 0, err
 	}
@@ -140,12 +140,11 @@ func engineBulkDocsPerSec(ctx context.Context, es esConn, index string, m *mappi
 		return 0, fmt.Errorf("engine bulk: %w", err)
 	}
 	start := time.Now()
-	version := int64(1<<32 | 1)
 	for i := range ids {
 		err := bi.Add(ctx, esutil.BulkIndexerItem{
 			Action:      "index",
 			DocumentID:  ids[i],
-			Version:     &version,
+			Version:     &versions[i],
 			VersionType: "external",
 			Body:        bytes.NewReader(bodies[i]),
 			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {

@@ -17,7 +17,10 @@ func (r *run) engineFigures(ctx context.Context) ([]Figure, error) {
 		return nil, err
 	}
 	n := r.sizes.EngineDocs
-	ids, bodies := newDocGen(r.cfg.Seed, r.sizes.Customers).docs(n, false)
+	ids, versions, bodies, err := newDocGen(r.cfg.Seed, r.sizes.Customers).docs(n, m)
+	if err != nil {
+		return nil, err
+	}
 	r.progress("engine: raw bleve batch baseline, %d docs", n)
 	raw, err := rawBleveDocsPerSec(ctx, filepath.Join(r.work, "rawbleve"), m, ids, bodies, 1000)
 	if err != nil {
@@ -29,7 +32,7 @@ func (r *run) engineFigures(ctx context.Context) ([]Figure, error) {
 		return nil, err
 	}
 	index := fmt.Sprintf("bench_engine_%d", r.cfg.Seed%100000)
-	got, err := engineBulkDocsPerSec(ctx, es, index, m, ids, bodies, 2)
+	got, err := engineBulkDocsPerSec(ctx, es, index, m, ids, versions, bodies, 2)
 	_ = es.do(context.WithoutCancel(ctx), http.MethodDelete, "/"+index, nil, nil)
 	if err != nil {
 		return nil, err

@@ -5,10 +5,6 @@ import (
 	"errors"
 )
 
-func (r *run) writeFigures(ctx context.Context) ([]Figure, error) {
-	return nil, errors.New("source services not available yet")
-}
-
 func (r *run) pipelineFigures(ctx context.Context) ([]Figure, error) {
 	return nil, errors.New("indexer not available yet")
 }

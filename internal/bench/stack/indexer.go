@@ -1,0 +1,94 @@
+package stack
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ordertable/ordertable/indexer"
+	"github.com/ordertable/ordertable/internal/esindex"
+	"github.com/ordertable/ordertable/internal/esindex/faultproxy"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
+)
+
+// IndexerOptions tune the indexer instances a stack starts.
+type IndexerOptions struct {
+	// Group is the consumer group (default: "<name>-indexer").
+	Group string
+	// BulkSize, FlushInterval and Workers are passed through (0: the indexer's defaults).
+	BulkSize      int
+	FlushInterval time.Duration
+	Workers       int
+}
+
+// EnableIndexers sets the options of every indexer started later. Call before StartIndexer.
+func (s *Stack) EnableIndexers(o IndexerOptions) {
+	if o.Group == "" {
+		o.Group = s.cfg.Name + "-indexer-" + randSuffix()
+	}
+	s.mu.Lock()
+	s.ixOpts = o
+	s.mu.Unlock()
+}
+
+// IndexerGroup is the indexers' consumer group.
+func (s *Stack) IndexerGroup() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ixOpts.Group
+}
+
+// Proxy is the fault-injecting proxy between the indexers and the engine.
+func (s *Stack) Proxy() *faultproxy.Proxy { return s.proxy }
+
+// StartIndexer starts indexer instance id (no-op when it runs). Its Elasticsearch traffic goes
+// through Faults.
+func (s *Stack) StartIndexer(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.indexers[id]; r != nil && r.Running() {
+		return nil
+	}
+	if s.ixOpts.Group == "" {
+		s.ixOpts.Group = s.cfg.Name + "-indexer-" + randSuffix()
+	}
+	ix, err := indexer.New(indexer.Config{
+		Kafka:         kafkaconfig.Config{Brokers: s.Brokers, ClientID: s.cfg.Name},
+		Group:         s.ixOpts.Group,
+		ES:            esindex.Config{URLs: []string{s.proxy.URL()}, RequestTimeout: 30 * time.Second},
+		BulkSize:      s.ixOpts.BulkSize,
+		FlushInterval: s.ixOpts.FlushInterval,
+		Workers:       s.ixOpts.Workers,
+		InstanceID:    id,
+		Logger:        s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("stack: indexer %s: %w", id, err)
+	}
+	s.indexers[id] = Go("indexer "+id, s.log, ix.Run)
+	return nil
+}
+
+// KillIndexer stops instance id abruptly: its context is cancelled wherever it is, in-flight
+// bulk requests are abandoned and only batches already written have their offsets committed.
+func (s *Stack) KillIndexer(id string) {
+	s.mu.Lock()
+	r := s.indexers[id]
+	delete(s.indexers, id)
+	s.mu.Unlock()
+	if r != nil {
+		r.Stop()
+	}
+}
+
+// RunningIndexers lists the ids of the running indexer instances.
+func (s *Stack) RunningIndexers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, r := range s.indexers {
+		if r.Running() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
