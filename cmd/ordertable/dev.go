@@ -1,18 +1,133 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ordertable/ordertable/internal/devstack"
+	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
+	"github.com/ordertable/ordertable/internal/kafkaembed"
+	"github.com/ordertable/ordertable/services/customers"
+	"github.com/ordertable/ordertable/services/orders"
 )
 
-// newDevCmd is a placeholder until its issue lands.
 func newDevCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var (
+		dataDir, postgresURL, authToken            string
+		kafkaListen, customersListen, ordersListen string
+	)
+	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "(dev: not built yet)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("dev: not implemented yet")
+		Short: "Run the whole stack locally with embedded engines (Kafka, both services)",
+		Long: `Runs everything on this machine: the embedded Kafka broker (state in DIR/kafka), the
+CustomerService and the PurchaseOrderService against the local PostgreSQL (databases
+"customers" and "orders", created if missing). Components start in dependency order; the
+URLs are printed once all are healthy; Ctrl-C stops everything in reverse order. State in
+--data survives restarts, so no undelivered event is lost.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				d, err := defaultDataDir()
+				if err != nil {
+					return err
+				}
+				dataDir = d
+			}
+			kafkaDir := filepath.Join(dataDir, "kafka")
+			if err := os.MkdirAll(kafkaDir, 0o755); err != nil {
+				return fmt.Errorf("dev: data dir: %w", err)
+			}
+			customersDB, err := withDatabase(postgresURL, "customers")
+			if err != nil {
+				return err
+			}
+			ordersDB, err := withDatabase(postgresURL, "orders")
+			if err != nil {
+				return err
+			}
+			kafka := kafkaconfig.Config{Brokers: []string{kafkaListen}}
+			customersURL := "http://" + customersListen
+			ordersURL := "http://" + ordersListen
+			log := a.logger
+
+			stack := devstack.New(devstack.Config{Out: cmd.OutOrStdout(), Logger: log,
+				Banner: "ordertable dev stack is up (state in " + dataDir + "):"})
+			stack.Add(
+				&devstack.Runner{Name: "kafka", URL: kafkaListen + "  (KAFKA_BROKERS)",
+					Run: func(ctx context.Context) error {
+						b, err := kafkaembed.Start(kafkaembed.Config{Listen: kafkaListen, DataDir: kafkaDir, Logger: log,
+							Topics: []string{events.TopicCustomers, events.TopicOrders, events.TopicDLQ}})
+						if err != nil {
+							return err
+						}
+						defer b.Close()
+						<-ctx.Done()
+						return nil
+					},
+					Check: devstack.TCPHealth(kafkaListen)},
+				&devstack.Runner{Name: "customers", URL: customersURL + "  (API /v1/customers, docs /openapi.json)",
+					Run: func(ctx context.Context) error {
+						return runService(ctx, customersListen, func(ctx context.Context) (server, error) {
+							return customers.New(ctx, customers.Config{DatabaseURL: customersDB, Kafka: kafka, AuthToken: authToken, Logger: log})
+						})
+					},
+					Check: devstack.HTTPHealth(customersURL + "/readyz")},
+				&devstack.Runner{Name: "orders", URL: ordersURL + "  (API /v1/orders, docs /openapi.json)",
+					Run: func(ctx context.Context) error {
+						return runService(ctx, ordersListen, func(ctx context.Context) (server, error) {
+							return orders.New(ctx, orders.Config{DatabaseURL: ordersDB, CustomersURL: customersURL,
+								CustomersToken: authToken, Kafka: kafka, AuthToken: authToken, Logger: log})
+						})
+					},
+					Check: devstack.HTTPHealth(ordersURL + "/readyz")},
+			)
+			return stack.Run(cmd.Context())
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "", "directory keeping the embedded engines' state (default: <user cache dir>/ordertable)")
+	f.StringVar(&postgresURL, "database-url", localPostgres+"postgres?sslmode=disable", "PostgreSQL server URL; the services use its databases \"customers\" and \"orders\"")
+	f.StringVar(&authToken, "auth-token", "", "bearer token required on writes to both services (empty: no auth)")
+	f.StringVar(&kafkaListen, "kafka-listen", defaultKafkaBrokers, "host:port of the embedded Kafka broker")
+	f.StringVar(&customersListen, "customers-listen", defaultCustomersListen, "host:port of the CustomerService")
+	f.StringVar(&ordersListen, "orders-listen", defaultOrdersListen, "host:port of the PurchaseOrderService")
+	return cmd
+}
+
+// server is what the dev stack needs of a service.
+type server interface {
+	Serve(ctx context.Context, ln net.Listener) error
+	Close()
+}
+
+// runService listens first (so a busy port fails fast and clearly), then builds and serves.
+func runService(ctx context.Context, addr string, build func(context.Context) (server, error)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	svc, err := build(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer svc.Close()
+	return svc.Serve(ctx, ln)
+}
+
+// withDatabase returns the PostgreSQL server URL raw with its database set to name.
+func withDatabase(raw, name string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("--database-url: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ordertable/ordertable/internal/apierror"
-	"github.com/ordertable/ordertable/internal/httpserver"
 	"github.com/ordertable/ordertable/internal/entity"
+	"github.com/ordertable/ordertable/internal/httpserver"
 )
 
 // MaxListLimit bounds a keyset page and a batch lookup.
@@ -32,7 +32,7 @@ const (
 // Page is the answer of a list or batch lookup. Next is the cursor for the following page
 // (the last id) or null at the end; batch lookups leave it out.
 type Page[T any] struct {
-	Items []T   `json:"items"`
+	Items []T     `json:"items"`
 	Next  *string `json:"next"`
 }
 

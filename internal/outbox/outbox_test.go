@@ -520,4 +520,3 @@ func TestRelayCrashHelper(t *testing.T) {
 	r := newRelay(t, os.Getenv("OUTBOX_DB"), []string{os.Getenv("OUTBOX_BROKERS")}, func(c *outbox.Config) { c.BatchSize = 20 })
 	_ = r.Run(context.Background()) // runs until killed
 }
-

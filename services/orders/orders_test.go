@@ -220,4 +220,6 @@ func TestCustomersUnreachable(t *testing.T) {
 	}
 }
 
-func same(a, b orders.Order) bool { return fmt.Sprintf("%+v %v", a, a.PlacedAt) == fmt.Sprintf("%+v %v", b, b.PlacedAt) }
+func same(a, b orders.Order) bool {
+	return fmt.Sprintf("%+v %v", a, a.PlacedAt) == fmt.Sprintf("%+v %v", b, b.PlacedAt)
+}
