@@ -64,6 +64,8 @@ type runner struct {
 	target *target
 	http   *http.Client
 
+	baseline map[string]bool // indices that existed before the tests: never wiped
+
 	stash    stash
 	last     *response
 	lastReq  string
