@@ -25,6 +25,7 @@ type docGen struct {
 	rng       *rand.Rand
 	customers int
 	base      time.Time
+	idBase    int // added to document numbers, so several sets of documents don't collide
 }
 
 func newDocGen(seed uint64, customers int) *docGen {
@@ -53,8 +54,8 @@ func (g *docGen) order(i int) (events.Order, *indexer.CustomerState) {
 		Version:   1,
 	}
 	o := events.Order{
-		ID:          fmt.Sprintf("0190a1b2-c3d4-7e5f-8a6b-%012x", i),
-		OrderNumber: fmt.Sprintf("PO-2026-%07d", i),
+		ID:          fmt.Sprintf("0190a1b2-c3d4-7e5f-8a6b-%012x", g.idBase+i),
+		OrderNumber: fmt.Sprintf("PO-2026-%07d", g.idBase+i),
 		CustomerID:  cust.ID,
 		Status:      benchStatuses[g.rng.IntN(len(benchStatuses))],
 		Total:       fmt.Sprintf("%d.%02d", g.rng.IntN(50_000), g.rng.IntN(100)),

@@ -5,22 +5,6 @@ import (
 	"errors"
 )
 
-func (r *run) pipelineFigures(ctx context.Context) ([]Figure, error) {
-	return nil, errors.New("indexer not available yet")
-}
-
-func (r *run) freshnessFigures(ctx context.Context) ([]Figure, error) {
-	return nil, errors.New("indexer not available yet")
-}
-
-func (r *run) fanoutFigures(ctx context.Context) ([]Figure, error) {
-	return nil, errors.New("indexer not available yet")
-}
-
-func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
-	return nil, errors.New("search API not available yet")
-}
-
 func (r *run) abuseFigures(ctx context.Context) ([]Figure, error) {
 	return nil, errors.New("search API not available yet")
 }

@@ -55,7 +55,15 @@ func orderInput(rng *rand.Rand, custs []customers.Customer) orders.CreateInput {
 
 // createOrders creates n orders through the API, at most perSec per second when perSec > 0.
 func createOrders(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64) ([]created, error) {
-	out := make([]created, n)
+	return createOrdersNotify(ctx, st, custs, n, workers, perSec, seed, nil)
+}
+
+// createOrdersNotify is createOrders calling notify (when non-nil) as each create returns.
+func createOrdersNotify(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64, notify func(created)) ([]created, error) {
+	var out []created
+	if notify == nil {
+		out = make([]created, n)
+	}
 	err := parallel(ctx, n, workers, perSec, func(ctx context.Context, i int) error {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		in := orderInput(rng, custs)
@@ -63,7 +71,12 @@ func createOrders(ctx context.Context, st *stack.Stack, custs []customers.Custom
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
-		out[i] = created{ID: o.ID, CustomerID: o.CustomerID, At: time.Now()}
+		c := created{ID: o.ID, CustomerID: o.CustomerID, At: time.Now()}
+		if notify != nil {
+			notify(c)
+		} else {
+			out[i] = c
+		}
 		return nil
 	})
 	return out, err

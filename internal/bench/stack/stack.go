@@ -98,19 +98,20 @@ type Stack struct {
 	Customers *customers.Client
 	Orders    *orders.Client
 
-	mu       sync.Mutex
-	engine   *esembed.Engine
-	engineRn *Runner
-	broker   *kafkaembed.Broker
-	custSvc  *customers.Service
-	ordSvc   *orders.Service
-	relays   map[string]*Runner
-	indexers map[string]*Runner
-	ixOpts   IndexerOptions
-	proxy    *faultproxy.Proxy
-	servers  []*Runner
-	dbs      []string
-	cleanups []func()
+	mu        sync.Mutex
+	engine    *esembed.Engine
+	engineRn  *Runner
+	broker    *kafkaembed.Broker
+	custSvc   *customers.Service
+	ordSvc    *orders.Service
+	relays    map[string]*Runner
+	indexers  map[string]*Runner
+	ixOpts    IndexerOptions
+	proxy     *faultproxy.Proxy
+	searchURL string
+	servers   []*Runner
+	dbs       []string
+	cleanups  []func()
 }
 
 // Start brings up databases, engines and both source services with their relays.
