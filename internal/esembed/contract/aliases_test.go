@@ -147,6 +147,17 @@ func TestAliases(t *testing.T) {
 	if n := searchCount(t, e, a); n != 2 {
 		t.Errorf("search %s after remove_index+add: got %d hits, want b's 2", a, n)
 	}
+	// The order of the actions doesn't matter: indices are removed before aliases are added.
+	c := e.createIndex(t, "c", "")
+	status, body = e.raw(t, http.MethodPost, "/_aliases", aliasActions(
+		`{"add": {"index": "`+b+`", "alias": "`+c+`"}}`,
+		`{"remove_index": {"index": "`+c+`"}}`))
+	if status != 200 {
+		t.Errorf("add alias named like an index, then remove_index that index: got %d %s, want 200", status, show(body))
+	}
+	if ok, _ := e.typed.Indices.ExistsAlias(c).IsSuccess(ctx); !ok {
+		t.Errorf("alias %s missing after add + remove_index", c)
+	}
 }
 
 func TestAliasWriteIndex(t *testing.T) {
