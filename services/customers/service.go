@@ -17,9 +17,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-//go:embed openapi.json
-var openAPI []byte
-
 // Config configures the CustomerService.
 type Config struct {
 	// DatabaseURL of the customers database; it is created when missing.
@@ -57,7 +54,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Kafka:         cfg.Kafka,
 		Relay:         cfg.Relay,
 		AuthToken:     cfg.AuthToken,
-		OpenAPI:       openAPI,
+		OpenAPI:       OpenAPI(),
 		Logger:        cfg.Logger,
 	})
 	if err != nil {

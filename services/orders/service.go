@@ -21,9 +21,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-//go:embed openapi.json
-var openAPI []byte
-
 // Config configures the PurchaseOrderService.
 type Config struct {
 	// DatabaseURL of the orders database; it is created when missing.
@@ -72,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Kafka:         cfg.Kafka,
 		Relay:         cfg.Relay,
 		AuthToken:     cfg.AuthToken,
-		OpenAPI:       openAPI,
+		OpenAPI:       OpenAPI(),
 		Logger:        cfg.Logger,
 	})
 	if err != nil {

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordertable/ordertable/internal/apierror"
@@ -117,4 +119,50 @@ func Count(t testing.TB, url, query string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// CheckOpenAPI fetches base/openapi.json and checks that it documents every route of engine
+// and equals the checked-in golden file (rewritten when update is set).
+func CheckOpenAPI(t *testing.T, base string, routes gin.RoutesInfo, golden string, update bool) {
+	t.Helper()
+	r := Do(t, "GET", base+"/openapi.json", "")
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /openapi.json: %d", r.Status)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	r.Decode(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q, want 3.x", doc.OpenAPI)
+	}
+	for _, rt := range routes {
+		p := rt.Path
+		if i := strings.Index(p, "/:"); i >= 0 {
+			j := strings.IndexByte(p[i+1:], '/')
+			name := p[i+2:]
+			rest := ""
+			if j >= 0 {
+				name, rest = p[i+2:i+1+j], p[i+1+j:]
+			}
+			p = p[:i] + "/{" + name + "}" + rest
+		}
+		if _, ok := doc.Paths[p][strings.ToLower(rt.Method)]; !ok {
+			t.Errorf("route %s %s is not documented in /openapi.json", rt.Method, p)
+		}
+	}
+	if update {
+		if err := os.WriteFile(golden, r.Body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(want, r.Body) {
+		t.Fatalf("/openapi.json differs from %s; run the test with -update and review the diff", golden)
+	}
 }
