@@ -167,11 +167,14 @@ func (c *compiler) runAggs(ctx context.Context, q query.Query, aggs []*aggSpec) 
 				for _, t := range fres.Terms.Terms() {
 					key := t.Term
 					if p.numeric {
-						i64, err := numeric.PrefixCoded(t.Term).Int64()
-						if err != nil {
+						v, ok := decodeTerm(t.Term, longEncoded(f.Type))
+						if !ok {
 							continue
 						}
-						key = strconv.FormatFloat(numeric.Int64ToFloat64(i64), 'g', -1, 64)
+						key = jsonString(v)
+						if fv, isF := v.(float64); isF {
+							key = strconv.FormatFloat(fv, 'g', -1, 64)
+						}
 					}
 					p.counts[key] += t.Count
 				}
@@ -184,7 +187,7 @@ func (c *compiler) runAggs(ctx context.Context, q query.Query, aggs []*aggSpec) 
 			req.Score = "none"
 			typ := search.SortFieldAsString
 			if p.numeric {
-				typ = search.SortFieldAsNumber
+				typ = search.SortFieldAuto
 			}
 			mode := search.SortFieldMin
 			if a.kind == "max" {
@@ -197,8 +200,15 @@ func (c *compiler) runAggs(ctx context.Context, q query.Query, aggs []*aggSpec) 
 			}
 			if len(res.Hits) > 0 {
 				if p.numeric {
-					if v, err := strconv.ParseFloat(res.Hits[0].DecodedSort[0], 64); err == nil {
-						p.value = &v
+					if v, ok := decodeTerm(res.Hits[0].Sort[0], longEncoded(f.Type)); ok {
+						var x float64
+						switch t := v.(type) {
+						case int64:
+							x = float64(t)
+						case float64:
+							x = t
+						}
+						p.value = &x
 					}
 				} else {
 					s := res.Hits[0].Sort[0]
@@ -324,6 +334,9 @@ func renderAggs(aggs []*aggSpec, parts []map[string]*aggPartial, typed bool) map
 					m["key_as_string"] = formatDateMillis(int64(b.num))
 				case kindOfType(ftype) == "long":
 					m["key"] = int64(b.num)
+					if iv, err := strconv.ParseInt(b.key, 10, 64); err == nil {
+						m["key"] = iv
+					}
 				default:
 					m["key"] = b.num
 				}

@@ -275,7 +275,7 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 	}
 	for idx := range removed {
 		if e.store != nil {
-			if serr := e.store.logDelete(idx); serr != nil {
+			if serr := e.store.logDelete(e.indices[idx]); serr != nil {
 				return 0, nil, asESError(serr)
 			}
 		}

@@ -103,6 +103,9 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 			d.UseNumber()
 			if err := d.Decode(&id); err == nil && id != nil {
 				it.id = jsonString(id)
+				if it.id == "" {
+					it.err = errActionValidation("if _id is specified it must not be empty")
+				}
 			}
 		}
 		if meta.Version != nil {
@@ -211,7 +214,7 @@ func (e *Engine) handleBulk(rq *request, defIndex string) (int, any, *esError) {
 	results := make([]any, len(items))
 	hasErrors := false
 	touched := map[*index]uint64{}
-	logged := map[*index][]loggedWrite{}
+	var walOff uint64
 	var order []*index
 	for i := range items {
 		it := &items[i]
@@ -247,16 +250,14 @@ func (e *Engine) handleBulk(rq *request, defIndex string) (int, any, *esError) {
 			if res.gen > touched[ix] {
 				touched[ix] = res.gen
 			}
-			if e.store != nil {
-				logged[ix] = append(logged[ix], loggedWrite{op: &writeOp{kind: kindOf(it.action), id: it.id, src: it.src}, res: res})
+			if res.walOff > walOff {
+				walOff = res.walOff
 			}
 		}
 	}
 	if e.store != nil {
-		for _, ix := range order {
-			if serr := e.store.logWrites(ix, logged[ix]); serr != nil {
-				return 0, nil, asESError(serr)
-			}
+		if serr := e.store.syncTo(walOff); serr != nil {
+			return 0, nil, asESError(serr)
 		}
 	}
 	for _, ix := range order {

@@ -96,8 +96,6 @@ func buildDoc(m *mapping, an *analyzers, id string, src map[string]any, raw []by
 		return nil, b.added, nil
 	}
 	b.doc.AddField(document.NewTextFieldWithIndexingOptions(fieldSource, nil, raw, bindex.StoreField))
-	b.doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldSeqNo, nil, float64(seqNo), bindex.StoreField|bindex.IndexField|bindex.DocValues))
-	b.doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldVersion, nil, float64(version), bindex.StoreField))
 	return b.doc, nil, nil
 }
 
@@ -331,17 +329,17 @@ func (b *docBuilder) leaf(path string, f *field, v any) error {
 		default:
 			return b.parseErr(path, f, v, errIllegalArgument("Failed to parse value [%s] as only [true] or [false] are allowed.", jsonString(v)))
 		}
-		n := 0.0
+		var n int64
 		if val {
 			n = 1
 		}
-		b.addNumeric(path, f, n)
+		b.addNumeric(path, f, longKey(n))
 	case typeDate:
 		ms, err := dateValue(v, f.Formats)
 		if err != nil {
 			return b.parseErr(path, f, v, errIllegalArgument("failed to parse date field [%s] with format [%s]", jsonString(v), dateFormatName(f)))
 		}
-		b.addNumeric(path, f, float64(ms))
+		b.addNumeric(path, f, longKey(ms))
 	default:
 		if !f.isNumeric() {
 			return b.parseErr(path, f, v, nil)
@@ -391,8 +389,9 @@ func dateValue(v any, formats []string) (int64, error) {
 	return 0, errBadDate
 }
 
-// numericValue converts a JSON value for a numeric field, coercing strings and truncating
-// fractions for integer types as Elasticsearch does.
+// numericValue converts a JSON value for a numeric field to its bleve number (see
+// numeric.go), coercing strings and truncating fractions for integer types as Elasticsearch
+// does.
 func numericValue(v any, f *field) (float64, *esError) {
 	var s string
 	switch t := v.(type) {
@@ -407,34 +406,18 @@ func numericValue(v any, f *field) (float64, *esError) {
 	default:
 		return 0, errIllegalArgument("not a number")
 	}
+	if f.isInteger() {
+		i, err := parseIntegerValue(s, f.Type)
+		if err != nil {
+			return 0, err
+		}
+		return longKey(i), nil
+	}
 	x, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0, &esError{Status: 400, Type: "number_format_exception", Reason: "For input string: \"" + s + "\""}
 	}
 	switch f.Type {
-	case typeLong:
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return float64(i), nil
-		}
-		if x >= 9.223372036854775807e18 || x < -9.223372036854775808e18 {
-			return 0, errIllegalArgument("Value [%s] is out of range for a long", s)
-		}
-		return math.Trunc(x), nil
-	case typeInteger:
-		if x > math.MaxInt32 || x < math.MinInt32 {
-			return 0, errIllegalArgument("Value [%s] is out of range for an integer", s)
-		}
-		return math.Trunc(x), nil
-	case typeShort:
-		if x > math.MaxInt16 || x < math.MinInt16 {
-			return 0, errIllegalArgument("Value [%s] is out of range for a short", s)
-		}
-		return math.Trunc(x), nil
-	case typeByte:
-		if x > math.MaxInt8 || x < math.MinInt8 {
-			return 0, errIllegalArgument("Value [%s] is out of range for a byte", s)
-		}
-		return math.Trunc(x), nil
 	case typeFloat:
 		return float64(float32(x)), nil
 	case typeHalfFloat:

@@ -93,8 +93,8 @@ func (p writeParams) toOp(kind opKind, id string) (*writeOp, *esError) {
 		if op.hasIfSeqNo {
 			reasons = append(reasons, "compare and write operations can not use versioning")
 		}
-		if op.kind == opCreate && op.vtype == versionExternal {
-			// Elasticsearch allows create with external versions; nothing to check.
+		if op.kind == opCreate {
+			reasons = append(reasons, "create operations only support internal versioning. use index instead")
 		}
 	} else if op.hasVersion {
 		reasons = append(reasons, "internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead")
@@ -130,11 +130,7 @@ func (e *Engine) writeDoc(ix *index, op *writeOp, now time.Time) (writeResult, *
 		op.parsed = p
 	}
 	doc, changed, err := ix.prepare(op)
-	if changed && e.store != nil {
-		if serr := e.store.logMapping(ix); serr != nil {
-			return writeResult{}, asESError(serr)
-		}
-	}
+	_ = changed
 	if err != nil {
 		return writeResult{}, asESError(err)
 	}
@@ -255,7 +251,7 @@ func (e *Engine) handleIndexDoc(rq *request, name, id string, create bool) (int,
 		return 0, nil, err
 	}
 	if e.store != nil {
-		if serr := e.store.logWrites(ix, []loggedWrite{{op: op, res: res}}); serr != nil {
+		if serr := e.store.syncTo(res.walOff); serr != nil {
 			return 0, nil, asESError(serr)
 		}
 	}
@@ -297,7 +293,7 @@ func (e *Engine) handleDeleteDoc(rq *request, name, id string) (int, any, *esErr
 		return 0, nil, err
 	}
 	if e.store != nil {
-		if serr := e.store.logWrites(ix, []loggedWrite{{op: op, res: res}}); serr != nil {
+		if serr := e.store.syncTo(res.walOff); serr != nil {
 			return 0, nil, asESError(serr)
 		}
 	}
@@ -829,8 +825,7 @@ func (e *Engine) handleUpdate(rq *request, name, id string) (int, any, *esError)
 		return 0, nil, err
 	}
 	if res.result != "noop" && e.store != nil {
-		op := &writeOp{kind: opIndex, id: id, src: src}
-		if serr := e.store.logWrites(ix, []loggedWrite{{op: op, res: res}}); serr != nil {
+		if serr := e.store.syncTo(res.walOff); serr != nil {
 			return 0, nil, asESError(serr)
 		}
 	}

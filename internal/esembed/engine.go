@@ -76,6 +76,8 @@ type Engine struct {
 	aliases map[string]map[string]*aliasProps // alias -> index -> props
 
 	store *store // nil in memory
+	// writeBarrier is held shared by every mutating request and exclusively by a checkpoint.
+	writeBarrier sync.RWMutex
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -108,13 +110,13 @@ func (e *Engine) Close() error {
 	e.closeMu.Do(func() {
 		close(e.stop)
 		e.stopped.Wait()
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		if e.store != nil {
 			if err := e.store.checkpoint(e); err != nil {
 				errs = append(errs, err)
 			}
 		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		for _, ix := range e.indices {
 			if err := ix.bidx.Close(); err != nil {
 				errs = append(errs, err)
@@ -226,6 +228,7 @@ type createIndexRequest struct {
 	settings map[string]string
 	mapping  *mapping
 	aliases  map[string]*aliasProps
+	restore  bool // recovering a persisted index: settings are trusted
 }
 
 func parseCreateIndexBody(body map[string]any) (*createIndexRequest, *esError) {
@@ -337,8 +340,10 @@ func (e *Engine) createIndexLocked(name string, req *createIndexRequest, uuid st
 		return nil, &esError{Status: 400, Type: "invalid_index_name_exception",
 			Reason: "Invalid index name [" + name + "], already exists as alias", Index: name}
 	}
-	if verr := validateSettingNames(req.settings, false); verr != nil {
-		return nil, verr
+	if !req.restore {
+		if verr := validateSettingNames(req.settings, false); verr != nil {
+			return nil, verr
+		}
 	}
 	flat := map[string]string{"index.number_of_shards": "1", "index.number_of_replicas": "1"}
 	for k, v := range req.settings {
@@ -590,6 +595,7 @@ func (e *Engine) writeTarget(name string) (*index, *esError) {
 		return nil, cerr
 	}
 	if e.store != nil {
+		ix.wal.Store(e.store.wal)
 		if err := e.store.logCreate(ix); err != nil {
 			return nil, asESError(err)
 		}
@@ -606,4 +612,22 @@ func (e *Engine) lookupIndex(name string) (*index, *esError) {
 		return ix, nil
 	}
 	return nil, errIndexNotFound(name)
+}
+
+// abandon stops background work and releases files without a checkpoint, leaving the data
+// directory as a crash would (tests of recovery use it).
+func (e *Engine) abandon() {
+	e.closeMu.Do(func() {
+		close(e.stop)
+		e.stopped.Wait()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, ix := range e.indices {
+			_ = ix.bidx.Close()
+		}
+		if e.store != nil {
+			_ = e.store.wal.f.Close()
+			_ = e.store.lock.Close()
+		}
+	})
 }

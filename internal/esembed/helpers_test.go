@@ -13,9 +13,23 @@ import (
 
 // testServer runs an in-memory engine for one test.
 type testServer struct {
-	t   testing.TB
-	url string
-	eng *Engine
+	t    testing.TB
+	url  string
+	eng  *Engine
+	stop func()
+}
+
+// serveEngine serves an engine the test opened itself (stop it with ts.stop).
+func serveEngine(t testing.TB, eng *Engine) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Serve(ctx, ln) }()
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), eng: eng, stop: func() { cancel(); <-done }}
 }
 
 func newTestServer(t testing.TB) *testServer {

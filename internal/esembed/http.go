@@ -102,6 +102,10 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if e.store != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		e.writeBarrier.RLock()
+		defer e.writeBarrier.RUnlock()
+	}
 	status, body, err := e.route(rq)
 	if err != nil {
 		rq.fail(err)

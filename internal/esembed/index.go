@@ -57,6 +57,8 @@ type index struct {
 	refreshed   chan struct{} // closed when doneGen advances
 	lastRefresh time.Time
 
+	wal atomic.Pointer[wal] // nil in memory
+
 	refreshMu sync.Mutex // serialises refreshes
 	bidx      bleve.Index
 	searchers atomic.Int64 // in-flight searches (for _stats-like reporting)
@@ -69,7 +71,7 @@ type tombstone struct {
 
 func newIndexState(name, uuid string, created int64, an *analyzers, m *mapping, s *indexSettings, bidx bleve.Index) *index {
 	ix := &index{name: name, uuid: uuid, created: created, an: an, docs: map[string]docEntry{},
-		pending: map[string]pendingDoc{}, refreshed: make(chan struct{}), bidx: bidx, lastRefresh: time.Now()}
+		pending: map[string]pendingDoc{}, refreshed: make(chan struct{}), bidx: bidx, lastRefresh: time.Now(), seqNo: -1}
 	ix.mapping.Store(m)
 	ix.settings.Store(s)
 	return ix
@@ -113,6 +115,7 @@ type writeResult struct {
 	result  string // created, updated, deleted, not_found, noop
 	status  int
 	gen     uint64 // refresh generation that makes it visible
+	walOff  uint64 // log offset to sync before acknowledging
 }
 
 // primaryTerm is constant: the engine has a single, never-failing primary.
@@ -133,7 +136,12 @@ func (ix *index) prepare(op *writeOp) (*document.Document, bool, error) {
 		}
 		ix.mu.Lock()
 		if ix.mapping.Load() == m {
-			ix.mapping.Store(addDynamicFields(m, added))
+			nm := addDynamicFields(m, added)
+			ix.mapping.Store(nm)
+			if w := ix.wal.Load(); w != nil {
+				// Logged under the lock, so the log has the mapping before any write using it.
+				w.add(mappingRecord(ix, nm))
+			}
 			changed = true
 		}
 		ix.mu.Unlock()
@@ -202,6 +210,9 @@ func (ix *index) apply(op *writeOp, doc *document.Document, now time.Time) (writ
 			res.result, res.status = "not_found", 404
 		}
 		ix.docs[op.id] = docEntry{version: newVersion, seqNo: seq, deleted: true, deletedAt: now.UnixNano()}
+		if w := ix.wal.Load(); w != nil {
+			res.walOff = w.add(encodeWrite(ix.uuid, op.id, seq, newVersion, true, now.UnixNano(), nil))
+		}
 		ix.tombstones = append(ix.tombstones, tombstone{id: op.id, at: now.UnixNano()})
 		ix.pending[op.id] = pendingDoc{seqNo: seq}
 		return res, nil
@@ -212,11 +223,20 @@ func (ix *index) apply(op *writeOp, doc *document.Document, now time.Time) (writ
 		res.result, res.status = "created", 201
 		ix.liveCount++
 	}
-	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldSeqNo, nil, float64(seq), bindex.StoreField|bindex.IndexField|bindex.DocValues))
-	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldVersion, nil, float64(newVersion), bindex.StoreField))
+	addMetaFields(doc, seq, newVersion)
 	ix.docs[op.id] = docEntry{version: newVersion, seqNo: seq, src: op.src}
+	if w := ix.wal.Load(); w != nil {
+		res.walOff = w.add(encodeWrite(ix.uuid, op.id, seq, newVersion, false, 0, op.src))
+	}
 	ix.pending[op.id] = pendingDoc{doc: doc, seqNo: seq}
 	return res, nil
+}
+
+// addMetaFields adds the fields that carry a document's sequence number (the index order
+// that "_doc" sorts by) and version.
+func addMetaFields(doc *document.Document, seq, version int64) {
+	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldSeqNo, nil, longKey(seq), bindex.StoreField|bindex.IndexField|bindex.DocValues))
+	doc.AddField(document.NewNumericFieldWithIndexingOptions(fieldVersion, nil, longKey(version), bindex.StoreField))
 }
 
 // getResult is a real-time GET.
@@ -253,12 +273,12 @@ func (ix *index) get(id string) (getResult, error) {
 		case fieldVersion:
 			if nf, ok := f.(bindex.NumericField); ok {
 				v, _ := nf.Number()
-				r.version = int64(v)
+				r.version = fromLongKey(v)
 			}
 		case fieldSeqNo:
 			if nf, ok := f.(bindex.NumericField); ok {
 				v, _ := nf.Number()
-				r.seqNo = int64(v)
+				r.seqNo = fromLongKey(v)
 			}
 		}
 	})
@@ -275,6 +295,13 @@ func (ix *index) refresh() error {
 	ix.snapGen++
 	gen := ix.snapGen
 	ix.mu.Unlock()
+	if w := ix.wal.Load(); w != nil && len(pend) > 0 {
+		// Nothing reaches the searchable index before the log holds it, so a crash never
+		// leaves a searchable document that GET and versioning don't know.
+		if err := w.syncTo(w.position()); err != nil {
+			return err
+		}
+	}
 	if len(pend) > 0 {
 		b := ix.bidx.NewBatch()
 		for id, p := range pend {

@@ -28,8 +28,14 @@ func (e *Engine) handleCreateIndex(rq *request, name string) (int, any, *esError
 		return 0, nil, err
 	}
 	if e.store != nil {
+		ix.wal.Store(e.store.wal)
 		if serr := e.store.logCreate(ix); serr != nil {
 			return 0, nil, asESError(serr)
+		}
+		if len(req.aliases) > 0 {
+			if serr := e.store.logAliases(e); serr != nil {
+				return 0, nil, asESError(serr)
+			}
 		}
 	}
 	return 200, map[string]any{"acknowledged": true, "shards_acknowledged": true, "index": name}, nil
@@ -171,7 +177,7 @@ func (e *Engine) handleDeleteIndex(rq *request, expr string) (int, any, *esError
 	}
 	for _, ix := range ixs {
 		if e.store != nil {
-			if serr := e.store.logDelete(ix.name); serr != nil {
+			if serr := e.store.logDelete(ix); serr != nil {
 				return 0, nil, asESError(serr)
 			}
 		}

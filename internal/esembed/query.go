@@ -678,9 +678,13 @@ func (c *compiler) termQuery(fieldName string, v any) (query.Query, *esError) {
 		q.SetField(fieldName)
 		return q, nil
 	}
-	x, err := c.numericTerm(f, fieldName, v, false)
+	nv, err := c.numericTerm(f, fieldName, v, false)
 	if err != nil {
 		return nil, err
+	}
+	x, ok := nv.key(f)
+	if !ok {
+		return matchNone(), nil
 	}
 	t := true
 	q := query.NewNumericRangeInclusiveQuery(&x, &x, &t, &t)
@@ -688,53 +692,114 @@ func (c *compiler) termQuery(fieldName string, v any) (query.Query, *esError) {
 	return q, nil
 }
 
+// numVal is a query value for a numeric, date or boolean field.
+type numVal struct {
+	isInt bool // an integer (always for long-encoded fields unless fractional)
+	i     int64
+	f     float64
+}
+
 // numericTerm converts a query value for a numeric, date or boolean field.
-func (c *compiler) numericTerm(f *field, fieldName string, v any, roundUp bool) (float64, *esError) {
+func (c *compiler) numericTerm(f *field, fieldName string, v any, roundUp bool) (numVal, *esError) {
 	switch f.Type {
 	case typeBoolean:
 		switch t := v.(type) {
 		case bool:
 			if t {
-				return 1, nil
+				return numVal{isInt: true, i: 1}, nil
 			}
-			return 0, nil
+			return numVal{isInt: true}, nil
 		case string:
 			switch t {
 			case "true":
-				return 1, nil
+				return numVal{isInt: true, i: 1}, nil
 			case "false", "":
-				return 0, nil
+				return numVal{isInt: true}, nil
 			}
 		}
-		return 0, c.shardErr("failed to create query: Can't parse boolean value ["+jsonString(v)+"], expected [true] or [false]", errIllegalArgument("Can't parse boolean value [%s], expected [true] or [false]", jsonString(v)))
+		return numVal{}, c.shardErr("failed to create query: Can't parse boolean value ["+jsonString(v)+"], expected [true] or [false]", errIllegalArgument("Can't parse boolean value [%s], expected [true] or [false]", jsonString(v)))
 	case typeDate:
 		s, _ := scalarString(v)
 		ms, err := parseDateMath(s, f.Formats, c.now, roundUp)
 		if err != nil {
 			if n, ok := v.(json.Number); ok {
 				if i, perr := n.Int64(); perr == nil {
-					return float64(i), nil
+					return numVal{isInt: true, i: i}, nil
 				}
 			}
-			return 0, c.shardErr("failed to create query: failed to parse date field ["+s+"] with format ["+dateFormatName(f)+"]", errIllegalArgument("failed to parse date field [%s] with format [%s]", s, dateFormatName(f)))
+			return numVal{}, c.shardErr("failed to create query: failed to parse date field ["+s+"] with format ["+dateFormatName(f)+"]", errIllegalArgument("failed to parse date field [%s] with format [%s]", s, dateFormatName(f)))
 		}
-		return float64(ms), nil
+		return numVal{isInt: true, i: ms}, nil
 	}
 	s, ok := scalarString(v)
 	if !ok {
-		return 0, c.shardErr("failed to create query: not a number", nil)
+		return numVal{}, c.shardErr("failed to create query: not a number", nil)
 	}
-	x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	s = strings.TrimSpace(s)
+	if f.isInteger() {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return numVal{isInt: true, i: i}, nil
+		}
+	}
+	x, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, c.shardErr("failed to create query: For input string: \""+s+"\"", &esError{Type: "number_format_exception", Reason: "For input string: \"" + s + "\""})
+		return numVal{}, c.shardErr("failed to create query: For input string: \""+s+"\"", &esError{Type: "number_format_exception", Reason: "For input string: \"" + s + "\""})
 	}
-	if f.Type == typeScaledFloat {
+	switch f.Type {
+	case typeScaledFloat:
 		x = math.Round(x*f.ScalingFactor) / f.ScalingFactor
-	}
-	if f.Type == typeFloat || f.Type == typeHalfFloat {
+	case typeFloat, typeHalfFloat:
 		x = float64(float32(x))
 	}
-	return x, nil
+	if f.isInteger() && x == math.Trunc(x) && math.Abs(x) < 9.2e18 {
+		return numVal{isInt: true, i: int64(x)}, nil
+	}
+	return numVal{f: x}, nil
+}
+
+// key is the bleve number of an exact value (ok false: no document can hold it, such as a
+// fraction in an integer field).
+func (v numVal) key(f *field) (float64, bool) {
+	if longEncoded(f.Type) {
+		if !v.isInt {
+			return 0, false
+		}
+		return longKey(v.i), true
+	}
+	if v.isInt {
+		return float64(v.i), true
+	}
+	return v.f, true
+}
+
+// boundKey is the inclusive bleve bound of a range edge: fractions in integer fields round
+// inwards, as Elasticsearch does.
+func (v numVal) boundKey(f *field, lower, inclusive bool) (float64, bool) {
+	if !longEncoded(f.Type) {
+		k, _ := v.key(f)
+		return k, inclusive
+	}
+	if v.isInt {
+		return longKey(v.i), inclusive
+	}
+	if lower {
+		c := math.Ceil(v.f)
+		if c >= 9.223372036854775807e18 {
+			return longKey(math.MaxInt64), false
+		}
+		if c < -9.223372036854775808e18 {
+			return longKey(math.MinInt64), true
+		}
+		return longKey(int64(c)), true
+	}
+	fl := math.Floor(v.f)
+	if fl < -9.223372036854775808e18 {
+		return longKey(math.MinInt64), false
+	}
+	if fl >= 9.223372036854775807e18 {
+		return longKey(math.MaxInt64), true
+	}
+	return longKey(int64(fl)), true
 }
 
 func (c *compiler) rangeQuery(n *qnode) (query.Query, *esError) {
@@ -795,23 +860,31 @@ func (c *compiler) rangeQuery(n *qnode) (query.Query, *esError) {
 		cp.Formats, cp.FormatRaw = formats, format
 		fc = &cp
 	}
+	if lo == nil && hi == nil {
+		return c.existsQuery(n.field), nil
+	}
 	var minp, maxp *float64
 	if lo != nil {
-		x, err := c.numericTerm(fc, n.field, lo, !loInc)
+		nv, err := c.numericTerm(fc, n.field, lo, !loInc)
 		if err != nil {
 			return nil, err
 		}
-		minp = &x
+		x, inc := nv.boundKey(fc, true, loInc)
+		minp, loInc = &x, inc
+	} else if longEncoded(f.Type) {
+		x := longKey(math.MinInt64)
+		minp, loInc = &x, true
 	}
 	if hi != nil {
-		x, err := c.numericTerm(fc, n.field, hi, hiInc)
+		nv, err := c.numericTerm(fc, n.field, hi, hiInc)
 		if err != nil {
 			return nil, err
 		}
-		maxp = &x
-	}
-	if minp == nil && maxp == nil {
-		return c.existsQuery(n.field), nil
+		x, inc := nv.boundKey(fc, false, hiInc)
+		maxp, hiInc = &x, inc
+	} else if longEncoded(f.Type) {
+		x := longKey(math.MaxInt64)
+		maxp, hiInc = &x, true
 	}
 	q := query.NewNumericRangeInclusiveQuery(minp, maxp, &loInc, &hiInc)
 	q.SetField(n.field)

@@ -408,13 +408,13 @@ func (c *compiler) compileSort(specs []sortSpec) ([]compiledSort, search.SortOrd
 			cs.bsort = &search.SortScore{Desc: s.desc}
 		case "_doc":
 			cs.kind = "long"
-			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Type: search.SortFieldAsNumber, Missing: missing}
+			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Missing: missing}
 		case "_id":
 			cs.kind = "string"
 			cs.bsort = &search.SortDocID{Desc: s.desc}
 		case "_seq_no":
 			cs.kind = "long"
-			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Type: search.SortFieldAsNumber, Missing: missing}
+			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Missing: missing}
 		default:
 			f := c.m.flat[s.field]
 			if f == nil || f.Type == typeObject {
@@ -435,9 +435,11 @@ func (c *compiler) compileSort(specs []sortSpec) ([]compiledSort, search.SortOrd
 			}
 			cs.field = f
 			cs.kind = kindOfType(f.Type)
+			// Numbers sort on their full-precision terms in "auto" mode: bleve keeps only
+			// shift-0 terms, and search_after takes the same encoded terms (numeric.go).
 			typ := search.SortFieldAsString
 			if cs.kind != "string" {
-				typ = search.SortFieldAsNumber
+				typ = search.SortFieldAuto
 			}
 			cs.bsort = &search.SortField{Field: s.field, Desc: s.desc, Type: typ, Missing: missing, Mode: mode}
 		}
@@ -477,34 +479,48 @@ func (c *compiler) searchAfterValue(cs compiledSort, v any) (string, *esError) {
 		}
 		return jsonString(v), nil
 	}
-	var x float64
-	switch t := v.(type) {
-	case bool:
-		if t {
-			x = 1
+	if v == nil {
+		if (cs.spec.missing == "_last") != cs.spec.desc {
+			return search.HighTerm, nil
 		}
-	case string:
-		if cs.field != nil && cs.field.Type == typeDate {
-			ms, err := parseDateWith(t, cs.field.Formats)
-			if err != nil {
-				return "", errIllegalArgument("Failed to parse search_after value [%s] for field [%s]", t, cs.spec.field)
-			}
-			x = float64(ms)
-		} else {
-			f, err := strconv.ParseFloat(t, 64)
-			if err != nil {
-				return "", errIllegalArgument("Failed to parse search_after value [%s] for field [%s]", t, cs.spec.field)
-			}
-			x = f
-		}
-	default:
-		f, ok := toFloat(v)
-		if !ok {
-			return "", errIllegalArgument("Failed to parse search_after value [%s] for field [%s]", jsonString(v), cs.spec.field)
-		}
-		x = f
+		return search.LowTerm, nil
 	}
-	return strconv.FormatFloat(x, 'g', -1, 64), nil
+	bad := func() *esError {
+		return errIllegalArgument("Failed to parse search_after value [%s] for field [%s]", jsonString(v), cs.spec.field)
+	}
+	if cs.kind == "long" {
+		var i int64
+		switch t := v.(type) {
+		case bool:
+			if t {
+				i = 1
+			}
+		case string:
+			if cs.field != nil && cs.field.Type == typeDate {
+				ms, err := parseDateWith(t, cs.field.Formats)
+				if err != nil {
+					return "", bad()
+				}
+				i = ms
+			} else if n, err := parseIntegerValue(t, typeLong); err == nil {
+				i = n
+			} else {
+				return "", bad()
+			}
+		default:
+			n, err := parseIntegerValue(jsonString(v), typeLong)
+			if err != nil {
+				return "", bad()
+			}
+			i = n
+		}
+		return prefixCoded(i), nil
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return "", bad()
+	}
+	return prefixCoded(fromLongKey(f)), nil
 }
 
 // sortValue renders a hit's sort value the way Elasticsearch prints it.
@@ -535,15 +551,10 @@ func sortValue(cs compiledSort, hit *search.DocumentMatch, i int) any {
 	if cs.kind == "string" {
 		return raw
 	}
-	dec := hit.DecodedSort[i]
-	f, err := strconv.ParseFloat(dec, 64)
-	if err != nil {
-		return dec
+	if v, ok := decodeTerm(raw, cs.kind == "long"); ok {
+		return v
 	}
-	if cs.kind == "long" {
-		return int64(f)
-	}
-	return f
+	return raw
 }
 
 // handleSearch is GET/POST /{target}/_search and _count.
@@ -754,10 +765,10 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			hit["_score"] = nil
 		}
 		if sr.version {
-			hit["_version"] = int64(numField(h, fieldVersion))
+			hit["_version"] = fromLongKey(numField(h, fieldVersion))
 		}
 		if sr.seqNoPT {
-			hit["_seq_no"] = int64(numField(h, fieldSeqNo))
+			hit["_seq_no"] = fromLongKey(numField(h, fieldSeqNo))
 			hit["_primary_term"] = primaryTerm
 		}
 		if !sr.source.disabled {
