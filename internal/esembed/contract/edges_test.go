@@ -160,7 +160,11 @@ func TestConcurrentExternalWrites(t *testing.T) {
 			for i := 0; i < writesEach; i++ {
 				id := fmt.Sprint("d", rng.IntN(docs))
 				v := 1 + rng.IntN(1000)
-				status, body := e.raw(t, http.MethodPut, fmt.Sprintf("/%s/_doc/%s?version=%d&version_type=external", idx, id, v), fmt.Sprintf(`{"v": %d}`, v))
+				status, body, err := e.tryRaw(t.Context(), http.MethodPut, fmt.Sprintf("/%s/_doc/%s?version=%d&version_type=external", idx, id, v), fmt.Sprintf(`{"v": %d}`, v))
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
 				switch status {
 				case 200, 201:
 					mu.Lock()

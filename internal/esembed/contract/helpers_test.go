@@ -97,6 +97,27 @@ func (e *env) raw(t *testing.T, method, path string, body any) (int, map[string]
 
 func (e *env) rawBytes(t *testing.T, method, path string, body any, contentType string) (int, []byte) {
 	t.Helper()
+	status, data, err := e.tryRawBytes(ctxT(t), method, path, body, contentType)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status, data
+}
+
+// tryRaw is raw for goroutines other than the test's: errors are returned, never fatal.
+func (e *env) tryRaw(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
+	status, data, err := e.tryRawBytes(ctx, method, path, body, "")
+	if err != nil || len(data) == 0 || method == http.MethodHead {
+		return status, nil, err
+	}
+	m, err := decodeJSON(data)
+	if err != nil {
+		return status, nil, fmt.Errorf("%s %s: decode %q: %w", method, path, truncate(string(data), 200), err)
+	}
+	return status, m, nil
+}
+
+func (e *env) tryRawBytes(ctx context.Context, method, path string, body any, contentType string) (int, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -109,30 +130,33 @@ func (e *env) rawBytes(t *testing.T, method, path string, body any, contentType 
 	default:
 		enc, err := json.Marshal(b)
 		if err != nil {
-			t.Fatalf("encode body: %v", err)
+			return 0, nil, fmt.Errorf("encode body: %w", err)
 		}
 		rd = bytes.NewReader(enc)
 	}
-	req, err := http.NewRequestWithContext(ctxT(t), method, path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	if rd != nil {
 		if contentType == "" {
 			contentType = "application/json"
+			if strings.HasSuffix(path, "_bulk") || strings.Contains(path, "_bulk?") {
+				contentType = "application/x-ndjson"
+			}
 		}
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := e.plain.Perform(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read: %v", method, path, err)
+		return resp.StatusCode, nil, fmt.Errorf("read: %w", err)
 	}
-	return resp.StatusCode, data
+	return resp.StatusCode, data, nil
 }
 
 // mustRaw is raw that fails the test unless the status is want.
