@@ -33,6 +33,6 @@ COPY --from=build /out/probe /usr/local/bin/probe
 # Index mappings, so `reindex run --mapping mappings/orders_v2.json` works from WORKDIR.
 COPY mappings/*.json /app/mappings/
 USER nonroot:nonroot
-EXPOSE 8080 8081 8082 8083
+EXPOSE 8080 8081 8082 9102
 ENTRYPOINT ["/usr/local/bin/ordertable"]
 CMD ["--help"]

@@ -28,6 +28,7 @@ var wantServices = map[string]string{
 	"search":        "ordertable",
 	"reindex":       "tool",
 	"seed":          "tool",
+	"verify":        "tool",
 }
 
 func TestComposeHasEveryService(t *testing.T) {
@@ -285,14 +286,16 @@ func TestComposeEnvMatchesBinaryFlags(t *testing.T) {
 			continue
 		}
 		// A service whose entrypoint fixes a parent command (reindex) runs any of its
-		// subcommands: a variable is fine when one of them takes it.
-		if len(s.Entrypoint) > 1 {
-			_, parentHelp := helpEnv(t, path[:len(path)-1]...)
+		// subcommands (`docker compose run --rm reindex run ...`): a variable is fine when one
+		// of them takes it.
+		if ep := entrypointArgs(s); len(ep) > 0 {
+			_, parentHelp := helpEnv(t, ep...)
 			for _, sub := range subcommands(parentHelp) {
-				more, _ := helpEnv(t, append(slices.Clone(path[:len(path)-1]), sub)...)
+				more, _ := helpEnv(t, append(slices.Clone(ep), sub)...)
 				for k := range more {
 					accepted[k] = true
 				}
+				path = ep
 			}
 		}
 		for _, k := range sortedKeys(s.Environment) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -116,12 +117,15 @@ func usesOrdertableImage(s types.ServiceConfig) bool { return s.Build != nil }
 // ordertableArgs is the ordertable command line a service runs: entrypoint (minus the binary)
 // plus command.
 func ordertableArgs(s types.ServiceConfig) []string {
-	var args []string
-	ep := []string(s.Entrypoint)
-	if len(ep) > 0 && strings.HasSuffix(ep[0], "/ordertable") {
-		args = append(args, ep[1:]...)
+	return append(entrypointArgs(s), s.Command...)
+}
+
+// entrypointArgs is the ordertable arguments a service's entrypoint fixes (after the binary).
+func entrypointArgs(s types.ServiceConfig) []string {
+	if ep := []string(s.Entrypoint); len(ep) > 0 && strings.HasSuffix(ep[0], "/ordertable") {
+		return slices.Clone(ep[1:])
 	}
-	return append(args, s.Command...)
+	return nil
 }
 
 // binary builds cmd/ordertable once per test run, with the default settings of `go test`, so
@@ -162,9 +166,10 @@ var envTag = regexp.MustCompile(`\[\$([A-Z][A-Z0-9_]*)\]`)
 // name as [$VAR], and the help text.
 func helpEnv(t testing.TB, args ...string) (map[string]bool, string) {
 	t.Helper()
+	bin := ordertableBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ordertableBinary(t), append(append([]string{}, args...), "--help")...)
+	cmd := exec.CommandContext(ctx, bin, append(append([]string{}, args...), "--help")...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = []string{"HOME=" + t.TempDir()}
