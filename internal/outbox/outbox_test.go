@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
@@ -23,6 +21,7 @@ import (
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/internal/kafkaconfig"
 	"github.com/ordertable/ordertable/internal/outbox"
+	"github.com/ordertable/ordertable/internal/outbox/outboxtest"
 	"github.com/ordertable/ordertable/internal/pgstore"
 	"github.com/ordertable/ordertable/internal/testenv"
 )
@@ -112,155 +111,6 @@ func runRelay(t testing.TB, r *outbox.Relay) context.CancelFunc {
 	return cancel
 }
 
-// consumer reads the customers topic from the beginning and keeps the events of the given
-// entities, per entity in arrival order.
-type consumer struct {
-	mu   sync.Mutex
-	byID map[string][]events.Event
-	seen map[string]int // event id -> times
-	want map[string]bool
-	errs []error
-}
-
-func consume(t testing.TB, brokers []string, entities map[string]bool) *consumer {
-	t.Helper()
-	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &consumer{byID: map[string][]events.Event{}, seen: map[string]int{}, want: entities}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	wg.Go(func() {
-		// The topic may not exist until the relay creates it; retry until it does.
-		var cons sarama.Consumer
-		var parts []int32
-		for ctx.Err() == nil {
-			var err error
-			if cons, err = sarama.NewConsumer(brokers, cfg); err == nil {
-				if parts, err = cons.Partitions(events.TopicCustomers); err == nil && len(parts) > 0 {
-					break
-				}
-				cons.Close()
-				cons = nil
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		if cons == nil {
-			return
-		}
-		defer cons.Close()
-		var pwg sync.WaitGroup
-		for _, p := range parts {
-			pc, err := cons.ConsumePartition(events.TopicCustomers, p, sarama.OffsetOldest)
-			if err != nil {
-				c.mu.Lock()
-				c.errs = append(c.errs, err)
-				c.mu.Unlock()
-				continue
-			}
-			pwg.Go(func() {
-				defer pc.Close()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case m := <-pc.Messages():
-						c.add(m)
-					}
-				}
-			})
-		}
-		pwg.Wait()
-	})
-	return c
-}
-
-func (c *consumer) add(m *sarama.ConsumerMessage) {
-	e, err := events.Decode(m.Value)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		c.errs = append(c.errs, err)
-		return
-	}
-	if !c.want[e.EntityID] {
-		return
-	}
-	if string(m.Key) != e.EntityID {
-		c.errs = append(c.errs, fmt.Errorf("key %q != entity %q", m.Key, e.EntityID))
-	}
-	c.byID[e.EntityID] = append(c.byID[e.EntityID], e)
-	c.seen[e.ID]++
-}
-
-// waitFor polls until every event id in ids has arrived, or fails after timeout.
-func (c *consumer) waitFor(t testing.TB, ids map[string]bool, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		c.mu.Lock()
-		missing := 0
-		for id := range ids {
-			if c.seen[id] == 0 {
-				missing++
-			}
-		}
-		errs := c.errs
-		c.mu.Unlock()
-		if len(errs) > 0 {
-			t.Fatalf("consumer: %v", errors.Join(errs...))
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d committed events never reached Kafka", missing, len(ids))
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not a wait for a result
-	}
-}
-
-// check asserts: no rolled-back event arrived, and each entity's events arrived in version
-// order. A redelivery (at-least-once) may repeat already-delivered versions, but a version
-// never arrives before all lower ones did, so "newest version wins" consumers end right.
-func (c *consumer) check(t testing.TB, rolledBack map[string]bool) (events, dups int) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, n := range c.seen {
-		if rolledBack[id] {
-			t.Fatalf("event %s of a rolled-back transaction reached Kafka", id)
-		}
-		events += n
-		dups += n - 1
-	}
-	for id, evs := range c.byID {
-		var maxV int64
-		delivered := map[string]bool{}
-		for _, e := range evs {
-			switch {
-			case e.Version == maxV+1:
-				maxV = e.Version
-			case e.Version <= maxV && delivered[e.ID]:
-				// a redelivered event
-			default:
-				vs := make([]int64, len(evs))
-				for j, e := range evs {
-					vs[j] = e.Version
-				}
-				t.Fatalf("entity %s: versions arrived as %v; version %d came out of order", id, vs, e.Version)
-			}
-			delivered[e.ID] = true
-		}
-	}
-	return events, dups
-}
-
 func waitEmpty(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -296,7 +146,7 @@ func TestGapTrap(t *testing.T) {
 		ids[i] = uuid.Must(uuid.NewV7()).String()
 		entities[ids[i]] = true
 	}
-	cons := consume(t, brokers, entities)
+	cons := outboxtest.Consume(t, brokers, events.TopicCustomers, entities)
 	runRelay(t, newRelay(t, url, brokers, func(c *outbox.Config) { c.BatchSize = 7 }))
 
 	var mu sync.Mutex
@@ -328,9 +178,9 @@ func TestGapTrap(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	cons.waitFor(t, committed, 60*time.Second)
+	cons.WaitFor(t, committed, 60*time.Second)
 	waitEmpty(t, pool, 10*time.Second)
-	n, dups := cons.check(t, rolledBack)
+	n, dups := cons.Check(t, rolledBack)
 	t.Logf("%d committed, %d rolled back, %d events received (%d duplicates)", len(committed), len(rolledBack), n, dups)
 	if n != len(committed)+dups {
 		t.Fatalf("received %d events, want %d committed + %d duplicates", n, len(committed), dups)
@@ -347,12 +197,12 @@ func TestSingleLeaderAndTakeover(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a relay to lead", a.Leader)
 	runRelay(t, b)
 	id := uuid.Must(uuid.NewV7()).String()
-	cons := consume(t, brokers, map[string]bool{id: true})
+	cons := outboxtest.Consume(t, brokers, events.TopicCustomers, map[string]bool{id: true})
 	e1, err := write(context.Background(), pool, id, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons.waitFor(t, map[string]bool{e1.ID: true}, 20*time.Second)
+	cons.WaitFor(t, map[string]bool{e1.ID: true}, 20*time.Second)
 	if b.Leader() {
 		t.Fatal("two relays lead at once")
 	}
@@ -362,8 +212,8 @@ func TestSingleLeaderAndTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons.waitFor(t, map[string]bool{e2.ID: true}, 20*time.Second)
-	cons.check(t, nil)
+	cons.WaitFor(t, map[string]bool{e2.ID: true}, 20*time.Second)
+	cons.Check(t, nil)
 }
 
 func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
@@ -401,8 +251,8 @@ func TestBrokerDownAndUp(t *testing.T) {
 		}
 		before[e.ID] = true
 	}
-	c1 := consume(t, brokers, ids)
-	c1.waitFor(t, before, 30*time.Second)
+	c1 := outboxtest.Consume(t, brokers, events.TopicCustomers, ids)
+	c1.WaitFor(t, before, 30*time.Second)
 
 	b.Close()
 	during := map[string]bool{}
@@ -422,7 +272,7 @@ func TestBrokerDownAndUp(t *testing.T) {
 	}
 	b2 := restartBroker(t, addr, dir)
 	_ = b2
-	c2 := consume(t, brokers, ids)
+	c2 := outboxtest.Consume(t, brokers, events.TopicCustomers, ids)
 	all := map[string]bool{}
 	for id := range before {
 		all[id] = true
@@ -430,9 +280,9 @@ func TestBrokerDownAndUp(t *testing.T) {
 	for id := range during {
 		all[id] = true
 	}
-	c2.waitFor(t, all, 60*time.Second)
+	c2.WaitFor(t, all, 60*time.Second)
 	waitEmpty(t, pool, 10*time.Second)
-	n, dups := c2.check(t, nil)
+	n, dups := c2.Check(t, nil)
 	t.Logf("%d events after restart (%d duplicates), %d were pending while down", n, dups, pending)
 }
 
@@ -480,7 +330,7 @@ func TestRelayCrashRestart(t *testing.T) {
 		}
 	}
 	writeN(2000)
-	cons := consume(t, brokers, entities)
+	cons := outboxtest.Consume(t, brokers, events.TopicCustomers, entities)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRelayCrashHelper$", "-test.v")
 	cmd.Env = append(os.Environ(), "OUTBOX_CRASH_HELPER=1", "OUTBOX_DB="+url, "OUTBOX_BROKERS="+brokers[0])
@@ -491,9 +341,7 @@ func TestRelayCrashRestart(t *testing.T) {
 	// Kill it once it is busy publishing: some but not all events have arrived.
 	killAt := 200 + rng.IntN(1200)
 	waitUntil(t, 60*time.Second, fmt.Sprintf("%d events from the helper relay", killAt), func() bool {
-		cons.mu.Lock()
-		defer cons.mu.Unlock()
-		return len(cons.seen) >= killAt
+		return cons.Distinct() >= killAt
 	})
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -506,9 +354,9 @@ func TestRelayCrashRestart(t *testing.T) {
 	t.Logf("killed the relay after >= %d events; %d rows left in the outbox", killAt, left)
 	writeN(300)
 	runRelay(t, newRelay(t, url, brokers, nil))
-	cons.waitFor(t, committed, 60*time.Second)
+	cons.WaitFor(t, committed, 60*time.Second)
 	waitEmpty(t, pool, 10*time.Second)
-	n, dups := cons.check(t, nil)
+	n, dups := cons.Check(t, nil)
 	t.Logf("%d committed, %d received, %d duplicates", len(committed), n, dups)
 }
 
