@@ -144,7 +144,7 @@ func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mapp
 		var next string
 		err := retry(ctx, r.log, "list orders", func() error {
 			var err error
-			orders, next, err = r.cfg.Orders.ListOrders(ctx, cursor, s.Before, r.cfg.PageSize)
+			orders, next, err = listOrders(ctx, r.cfg.Orders, cursor, s.Before, r.cfg.PageSize)
 			return err
 		})
 		if err != nil {
@@ -212,7 +212,7 @@ func (r *Reindexer) planSlices(ctx context.Context) ([]Slice, error) {
 	var first []events.Order
 	if err := retry(ctx, r.log, "list orders", func() error {
 		var err error
-		first, _, err = r.cfg.Orders.ListOrders(ctx, "", "", 1)
+		first, _, err = listOrders(ctx, r.cfg.Orders, "", "", 1)
 		return err
 	}); err != nil {
 		return nil, err

@@ -130,12 +130,24 @@ func (e es) putSettings(ctx context.Context, index string, settings map[string]a
 	return nil
 }
 
+// refresh makes writes searchable. It is idempotent, so a request that timed out (a large
+// refresh after a build without refreshes can take longer than one request's timeout) is
+// simply repeated.
 func (e es) refresh(ctx context.Context, index string) error {
-	if err := e.do(ctx, http.MethodPost, "/"+url.PathEscape(index)+"/_refresh", nil, nil); err != nil {
+	err := esindex.Retry(ctx, esindex.DefaultBackoff(), nil, func(ctx context.Context) error {
+		err := e.do(ctx, http.MethodPost, "/"+url.PathEscape(index)+"/_refresh", nil, nil)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("request timed out: %w", errRetryable)
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("refresh %s: %w", index, err)
 	}
 	return nil
 }
+
+var errRetryable = errors.New("retryable")
 
 func (e es) count(ctx context.Context, index string) (int64, error) {
 	var out struct {

@@ -119,6 +119,7 @@ var ErrLocked = errors.New("another reindex is running")
 type jobStore struct {
 	es    es
 	index string
+	now   func() time.Time
 }
 
 func (s jobStore) ensure(ctx context.Context) error {
@@ -152,7 +153,7 @@ func (s jobStore) get(ctx context.Context, id string) (*Job, error) {
 }
 
 func (s jobStore) put(ctx context.Context, j *Job) error {
-	j.UpdatedAt = time.Now().UTC()
+	j.UpdatedAt = s.now().UTC()
 	j.Kind = "job"
 	if _, err := s.es.putDoc(ctx, s.index, j.ID, j, nil); err != nil {
 		return fmt.Errorf("save job %s: %w", j.ID, err)
@@ -195,7 +196,7 @@ func holderName() string {
 // acquire takes the lease for job (op_type=create), taking over an expired one with optimistic
 // concurrency so two takers cannot both win.
 func (s jobStore) acquire(ctx context.Context, holder, job string, ttl time.Duration) (docMeta, error) {
-	l := lease{Kind: "lease", Holder: holder, Job: job, ExpiresAt: time.Now().UTC().Add(ttl)}
+	l := lease{Kind: "lease", Holder: holder, Job: job, ExpiresAt: s.now().UTC().Add(ttl)}
 	meta, err := s.es.putDoc(ctx, s.index, leaseID, l, url.Values{"op_type": {"create"}})
 	if err == nil {
 		return meta, nil
@@ -211,7 +212,7 @@ func (s jobStore) acquire(ctx context.Context, holder, job string, ttl time.Dura
 	if err != nil {
 		return docMeta{}, fmt.Errorf("acquire lock: %w", err)
 	}
-	if time.Now().Before(cur.ExpiresAt) {
+	if s.now().Before(cur.ExpiresAt) {
 		return docMeta{}, fmt.Errorf("%w: %s holds the lock for job %s until %s (it renews while alive; wait, or let it expire if that process is gone)",
 			ErrLocked, cur.Holder, cur.Job, cur.ExpiresAt.Format(time.RFC3339))
 	}
@@ -227,7 +228,7 @@ func (s jobStore) acquire(ctx context.Context, holder, job string, ttl time.Dura
 
 // renew extends the lease; ErrLocked means it was lost.
 func (s jobStore) renew(ctx context.Context, holder, job string, ttl time.Duration, meta docMeta) (docMeta, error) {
-	l := lease{Kind: "lease", Holder: holder, Job: job, ExpiresAt: time.Now().UTC().Add(ttl)}
+	l := lease{Kind: "lease", Holder: holder, Job: job, ExpiresAt: s.now().UTC().Add(ttl)}
 	next, err := s.es.putDoc(ctx, s.index, leaseID, l, ifMatch(meta))
 	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 		return docMeta{}, fmt.Errorf("%w: lock lost (taken over after expiry)", ErrLocked)

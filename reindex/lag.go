@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
 )
 
 // LagReader reports how many events the indexer's consumer group still has to process.
@@ -26,18 +27,18 @@ type KafkaLag struct {
 var _ LagReader = (*KafkaLag)(nil)
 
 // NewKafkaLag connects to the brokers. Close it after use.
-func NewKafkaLag(brokers []string, group string, topics []string) (*KafkaLag, error) {
-	if len(brokers) == 0 || group == "" || len(topics) == 0 {
-		return nil, errors.New("kafka lag: brokers, group and topics are required")
+func NewKafkaLag(kc kafkaconfig.Config, group string, topics []string) (*KafkaLag, error) {
+	if group == "" || len(topics) == 0 {
+		return nil, errors.New("kafka lag: group and topics are required")
 	}
-	cfg := sarama.NewConfig()
-	cfg.ClientID = "ordertable-reindex"
-	cfg.Version = sarama.V2_8_0_0
-	cfg.Metadata.Retry.Max = 5
-	cfg.Net.DialTimeout = 10 * time.Second
-	c, err := sarama.NewClient(brokers, cfg)
+	cfg, err := kc.Sarama()
 	if err != nil {
-		return nil, fmt.Errorf("kafka lag: connect %v: %w", brokers, err)
+		return nil, fmt.Errorf("kafka lag: %w", err)
+	}
+	cfg.ClientID = "ordertable-reindex"
+	c, err := sarama.NewClient(kc.Brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka lag: connect %v: %w", kc.Brokers, err)
 	}
 	admin, err := sarama.NewClusterAdminFromClient(c)
 	if err != nil {

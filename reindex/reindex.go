@@ -164,7 +164,7 @@ func New(cfg Config) (*Reindexer, error) {
 	}
 	e := es{c: cfg.ES}
 	return &Reindexer{cfg: cfg, es: e, bulk: cfg.ES.NewBulkWriter(esindex.BulkOptions{}),
-		store: jobStore{es: e, index: cfg.JobsIndex}, log: cfg.Logger}, nil
+		store: jobStore{es: e, index: cfg.JobsIndex, now: cfg.Now}, log: cfg.Logger}, nil
 }
 
 // liveIndex returns the single index behind the read alias ("" when there is none).

@@ -2,20 +2,36 @@ package reindex
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/ordertable/ordertable/internal/entityapi"
 	"github.com/ordertable/ordertable/internal/events"
 )
 
 // OrderLister pages through the PurchaseOrderService's orders in id order
-// (GET /v1/orders?after=&before=&limit=): after and before are exclusive and optional; next is
-// "" on the last page.
+// (GET /v1/orders?after=&before=&limit=): after and before are exclusive and optional; Next is
+// nil on the last page. orders.Client satisfies it.
 type OrderLister interface {
-	ListOrders(ctx context.Context, after, before string, limit int) (items []events.Order, next string, err error)
+	List(ctx context.Context, after, before string, limit int) (entityapi.Page[events.Order], error)
 }
 
 // CustomerGetter fetches customers by id (GET /v1/customers?ids=); unknown ids are absent.
+// customers.Client satisfies it.
 type CustomerGetter interface {
-	GetCustomers(ctx context.Context, ids []string) ([]events.Customer, error)
+	BatchGet(ctx context.Context, ids []string) ([]events.Customer, error)
+}
+
+// listOrders reads one page and its continuation id ("" on the last page).
+func listOrders(ctx context.Context, ol OrderLister, after, before string, limit int) ([]events.Order, string, error) {
+	p, err := ol.List(ctx, after, before, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list orders after %q before %q: %w", after, before, err)
+	}
+	next := ""
+	if p.Next != nil {
+		next = *p.Next
+	}
+	return p.Items, next, nil
 }
 
 // maxIDsPerCall is the services' limit for ids per customers call and orders per page.
@@ -33,9 +49,9 @@ func customersFor(ctx context.Context, cg CustomerGetter, orders []events.Order)
 	}
 	for start := 0; start < len(ids); start += maxIDsPerCall {
 		batch := ids[start:min(start+maxIDsPerCall, len(ids))]
-		cs, err := cg.GetCustomers(ctx, batch)
+		cs, err := cg.BatchGet(ctx, batch)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("get %d customers: %w", len(batch), err)
 		}
 		for i := range cs {
 			seen[cs[i].ID] = &cs[i]

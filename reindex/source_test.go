@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordertable/ordertable/internal/entityapi"
 	"github.com/ordertable/ordertable/internal/events"
 )
 
@@ -57,9 +58,9 @@ func newMemSource() *memSource {
 	return &memSource{orders: map[string]events.Order{}, customers: map[string]events.Customer{}}
 }
 
-func (s *memSource) ListOrders(ctx context.Context, after, before string, limit int) ([]events.Order, string, error) {
+func (s *memSource) List(ctx context.Context, after, before string, limit int) (entityapi.Page[events.Order], error) {
 	if err := ctx.Err(); err != nil {
-		return nil, "", err
+		return entityapi.Page[events.Order]{}, err
 	}
 	s.mu.Lock()
 	ids := make([]string, 0, len(s.orders))
@@ -83,14 +84,14 @@ func (s *memSource) ListOrders(ctx context.Context, after, before string, limit 
 	if hook != nil {
 		hook(after, before, page)
 	}
-	next := ""
+	var next *string
 	if more {
-		next = ids[len(ids)-1]
+		next = &ids[len(ids)-1]
 	}
-	return page, next, nil
+	return entityapi.Page[events.Order]{Items: page, Next: next}, nil
 }
 
-func (s *memSource) GetCustomers(ctx context.Context, ids []string) ([]events.Customer, error) {
+func (s *memSource) BatchGet(ctx context.Context, ids []string) ([]events.Customer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func TestPlanSlicesPartition(t *testing.T) {
 	for _, s := range slicesPlan {
 		cursor := s.After
 		for {
-			page, next, err := src.ListOrders(context.Background(), cursor, s.Before, 100)
+			page, next, err := listOrders(context.Background(), src, cursor, s.Before, 100)
 			if err != nil {
 				t.Fatal(err)
 			}

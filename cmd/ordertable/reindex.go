@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,27 +14,29 @@ import (
 
 	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
 	"github.com/ordertable/ordertable/reindex"
+	"github.com/ordertable/ordertable/services/customers"
+	"github.com/ordertable/ordertable/services/orders"
 )
 
 // reindexOpts are the connection and tuning flags shared by `reindex ...` and `verify`.
 type reindexOpts struct {
-	esURL, esUsername, esPassword, esAPIKey string
-	ordersURL, customersURL                 string
-	kafkaBrokers, kafkaGroup                string
-	cfg                                     reindex.Config
-	jsonOut                                 bool
+	es                                 esindex.Config
+	kafka                              kafkaconfig.Config
+	ordersURL, customersURL, authToken string
+	kafkaGroup                         string
+	cfg                                reindex.Config
+	jsonOut                            bool
 }
 
 func (o *reindexOpts) connFlags(c *cobra.Command) {
 	f := c.PersistentFlags()
-	f.StringVar(&o.esURL, "es-url", "http://127.0.0.1:9200", "Elasticsearch URL (comma-separated for several nodes)")
-	f.StringVar(&o.esUsername, "es-username", "", "Elasticsearch user")
-	f.StringVar(&o.esPassword, "es-password", "", "Elasticsearch password")
-	f.StringVar(&o.esAPIKey, "es-api-key", "", "Elasticsearch API key")
+	esindex.BindFlags(f, &o.es, "http://127.0.0.1:9200")
+	kafkaconfig.BindFlags(f, &o.kafka, "127.0.0.1:9092")
 	f.StringVar(&o.ordersURL, "orders-url", "http://127.0.0.1:8082", "PurchaseOrderService base URL")
 	f.StringVar(&o.customersURL, "customers-url", "http://127.0.0.1:8081", "CustomerService base URL")
-	f.StringVar(&o.kafkaBrokers, "kafka-brokers", "127.0.0.1:9092", "Kafka brokers, to measure the indexer's lag")
+	f.StringVar(&o.authToken, "auth-token", "", "bearer token for the source services")
 	f.StringVar(&o.kafkaGroup, "kafka-group", "ordertable-indexer", "the indexer's consumer group, whose lag finish waits on (empty: don't wait)")
 	f.StringVar(&o.cfg.Alias, "alias", "orders", "read alias of the table")
 	f.StringVar(&o.cfg.TargetsAlias, "targets-alias", "orders_targets", "write-target alias the indexer writes to")
@@ -50,20 +48,20 @@ func (o *reindexOpts) connFlags(c *cobra.Command) {
 
 // open builds the Reindexer; close releases its connections.
 func (o *reindexOpts) open(a *app, needLag bool) (r *reindex.Reindexer, closeFn func(), err error) {
-	client, err := esindex.NewClient(esindex.Config{URLs: strings.Split(o.esURL, ","), Username: o.esUsername, Password: o.esPassword, APIKey: o.esAPIKey})
+	client, err := esindex.NewClient(o.es)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := o.cfg
 	cfg.ES = client
 	cfg.Logger = a.logger
-	cfg.Orders = newHTTPOrders(o.ordersURL)
-	cfg.Customers = newHTTPCustomers(o.customersURL)
+	cfg.Orders = orders.NewClient(o.ordersURL, o.authToken, nil)
+	cfg.Customers = customers.NewClient(o.customersURL, o.authToken, nil)
 	cfg.Progress = os.Stderr
 	cfg.ProgressTTY = term.IsTerminal(int(os.Stderr.Fd()))
 	closeFn = func() {}
 	if needLag && o.kafkaGroup != "" {
-		lag, err := reindex.NewKafkaLag(strings.Split(o.kafkaBrokers, ","), o.kafkaGroup, []string{events.TopicCustomers, events.TopicOrders})
+		lag, err := reindex.NewKafkaLag(o.kafka, o.kafkaGroup, []string{events.TopicCustomers, events.TopicOrders})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -430,73 +428,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// TODO(services): replace with customers.Client / orders.Client when they land.
-
-// httpOrders reads GET /v1/orders keyset pages.
-type httpOrders struct{ base string }
-
-func newHTTPOrders(base string) *httpOrders { return &httpOrders{base: strings.TrimRight(base, "/")} }
-
-func (h *httpOrders) ListOrders(ctx context.Context, after, before string, limit int) ([]events.Order, string, error) {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if after != "" {
-		q.Set("after", after)
-	}
-	if before != "" {
-		q.Set("before", before)
-	}
-	var out struct {
-		Items []events.Order `json:"items"`
-		Next  *string        `json:"next"`
-	}
-	if err := getJSON(ctx, h.base+"/v1/orders?"+q.Encode(), &out); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if out.Next != nil {
-		next = *out.Next
-	}
-	return out.Items, next, nil
-}
-
-// httpCustomers reads GET /v1/customers?ids= batches.
-type httpCustomers struct{ base string }
-
-func newHTTPCustomers(base string) *httpCustomers { return &httpCustomers{base: strings.TrimRight(base, "/")} }
-
-func (h *httpCustomers) GetCustomers(ctx context.Context, ids []string) ([]events.Customer, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var out struct {
-		Items []events.Customer `json:"items"`
-	}
-	if err := getJSON(ctx, h.base+"/v1/customers?"+url.Values{"ids": {strings.Join(ids, ",")}}.Encode(), &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
-}
-
-var sourceHTTP = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-
-func getJSON(ctx context.Context, u string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	res, err := sourceHTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 1024))
-		return fmt.Errorf("GET %s: HTTP %d: %s", u, res.StatusCode, strings.TrimSpace(string(b)))
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		return fmt.Errorf("GET %s: decode: %w", u, err)
-	}
-	return nil
 }
