@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,7 +102,6 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary: skipped in -short mode")
 	}
-	requireEmbedded(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "ordertable")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/ordertable")
@@ -123,7 +123,29 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("tombstone delete: %d %s", status, show(body))
 	}
 
-	// Bulk-index until killed; record what was acknowledged.
+	// Two crash cycles: bulk-index until killed, restart, check; the second cycle also replays
+	// on top of a recovered directory.
+	want := map[string]int64{}
+	next := 0
+	for cycle := 1; cycle <= 2; cycle++ {
+		acked, last := bulkUntilKilled(t, e, p, idx, next)
+		next = last + 1
+		for k, v := range acked {
+			want[k] = v
+		}
+		t.Logf("cycle %d: killed after %d acknowledged items (%d in all)", cycle, len(acked), len(want))
+
+		p = startEngine(t, bin, dataDir)
+		e = clientsFor(t, "http://"+p.addr)
+		checkRecovered(t, e, idx, alias, want)
+	}
+}
+
+// bulkUntilKilled bulk-indexes documents d<from>, d<from+1>, ... with external versions and
+// SIGKILLs the engine once 2000 items are acknowledged. It returns the acknowledged ids with
+// their versions and the last id number it tried.
+func bulkUntilKilled(t *testing.T, e *env, p *engineProcess, idx string, from int) (map[string]int64, int) {
+	t.Helper()
 	var mu sync.Mutex
 	acked := map[string]int64{}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -135,11 +157,13 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var last atomic.Int64
 	loaderDone := make(chan struct{})
 	go func() {
 		defer close(loaderDone)
-		for i := 0; ctx.Err() == nil && i < 200000; i++ {
-			id := fmt.Sprintf("d%06d", i)
+		for i := from; ctx.Err() == nil && i < from+200000; i++ {
+			last.Store(int64(i))
+			id := fmt.Sprintf("d%07d", i)
 			v := int64(i%5 + 1)
 			_ = bi.Add(ctx, esutil.BulkIndexerItem{
 				Action: "index", DocumentID: id, Version: &v, VersionType: "external",
@@ -167,42 +191,41 @@ func TestCrashRecovery(t *testing.T) {
 	cancel()
 	<-loaderDone
 	mu.Lock()
-	want := make(map[string]int64, len(acked))
+	defer mu.Unlock()
+	out := make(map[string]int64, len(acked))
 	for k, v := range acked {
-		want[k] = v
+		out[k] = v
 	}
-	mu.Unlock()
-	t.Logf("killed after %d acknowledged items", len(want))
+	return out, int(last.Load())
+}
 
-	p2 := startEngine(t, bin, dataDir)
-	e2 := clientsFor(t, "http://"+p2.addr)
-	// Metadata survived.
-	settings := e2.mustRaw(t, 200, http.MethodGet, "/"+idx+"/_settings", nil)
+// checkRecovered asserts the index metadata and every acknowledged document after a restart.
+func checkRecovered(t *testing.T, e *env, idx, alias string, want map[string]int64) {
+	t.Helper()
+	settings := e.mustRaw(t, 200, http.MethodGet, "/"+idx+"/_settings", nil)
 	if got := path(settings, idx+".settings.index.refresh_interval"); got != "-1" {
 		t.Errorf("refresh_interval after restart: got %v, want -1", got)
 	}
-	if ok, _ := e2.typed.Indices.ExistsAlias(alias).IsSuccess(ctxT(t)); !ok {
+	if ok, _ := e.typed.Indices.ExistsAlias(alias).IsSuccess(ctxT(t)); !ok {
 		t.Errorf("alias %s lost in the crash", alias)
 	}
-	status, body := e2.raw(t, http.MethodPut, "/"+idx+"/_doc/x", `{"unknown": 1}`)
+	status, body := e.raw(t, http.MethodPut, "/"+idx+"/_doc/x", `{"unknown": 1}`)
 	checkErrorShape(t, status, body, 400, "strict_dynamic_mapping_exception")
-	status, body = e2.raw(t, http.MethodPut, "/"+idx+"/_doc/tomb?version=99&version_type=external", `{"n": 1}`)
+	status, body = e.raw(t, http.MethodPut, "/"+idx+"/_doc/tomb?version=99&version_type=external", `{"n": 1}`)
 	checkErrorShape(t, status, body, 409, "version_conflict_engine_exception")
 
-	// Every acknowledged item is there, with its version.
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
 	}
 	var missing, wrong []string
 	for start := 0; start < len(keys); start += 500 {
-		end := min(start+500, len(keys))
-		batch := keys[start:end]
+		batch := keys[start:min(start+500, len(keys))]
 		docs := make([]string, len(batch))
 		for i, id := range batch {
 			docs[i] = fmt.Sprintf(`{"_id": %q}`, id)
 		}
-		resp := e2.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_mget?_source=false", `{"docs": [`+strings.Join(docs, ",")+`]}`)
+		resp := e.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_mget?_source=false", `{"docs": [`+strings.Join(docs, ",")+`]}`)
 		got, _ := resp["docs"].([]any)
 		for i, id := range batch {
 			if i >= len(got) || path(got[i], "found") != true {
@@ -221,8 +244,8 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("%d documents with a wrong version after restart, e.g. %v", len(wrong), wrong[:min(5, len(wrong))])
 	}
 	// Replayed documents are searchable after a refresh.
-	e2.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_refresh", nil)
-	if c := e2.mustRaw(t, 200, http.MethodGet, "/"+alias+"/_count", nil); jsonInt(c["count"]) < len(want) {
+	e.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_refresh", nil)
+	if c := e.mustRaw(t, 200, http.MethodGet, "/"+alias+"/_count", nil); jsonInt(c["count"]) < len(want) {
 		t.Errorf("count after restart: got %v, want ≥ %d", c["count"], len(want))
 	}
 }

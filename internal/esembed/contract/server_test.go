@@ -11,7 +11,3 @@ func esURL(t *testing.T) string {
 	t.Helper()
 	return testenv.ESURL(t)
 }
-
-// requireEmbedded is where a test that needs the embedded engine itself would skip; the
-// engine is always available.
-func requireEmbedded(t *testing.T) { t.Helper() }
