@@ -131,6 +131,19 @@ func (c *compiler) runAggs(ctx context.Context, q query.Query, aggs []*aggSpec) 
 		f := c.m.flat[a.field]
 		p := &aggPartial{counts: map[string]int{}}
 		out[a.name] = p
+		if a.field == "_index" && a.kind == "terms" {
+			p.ftype = typeKeyword
+			req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+			req.Score = "none"
+			res, err := c.ix.bidx.SearchInContext(ctx, req)
+			if err != nil {
+				return nil, &esError{Status: 500, Type: "exception", Reason: err.Error()}
+			}
+			if res.Total > 0 {
+				p.counts[c.ix.name] = int(res.Total)
+			}
+			continue
+		}
 		if f == nil || f.Type == typeObject {
 			continue // unmapped: empty result, as Elasticsearch
 		}

@@ -1,6 +1,7 @@
 package esembed
 
 import (
+	"sort"
 	"strings"
 )
 
@@ -135,6 +136,9 @@ func mergeAliasProps(dst, src *aliasProps) {
 func (e *Engine) expandIndicesLocked(names []string, removed map[string]bool) ([]string, *esError) {
 	var out []string
 	for _, n := range names {
+		if n == "_all" {
+			n = "*"
+		}
 		if strings.Contains(n, "*") {
 			for name := range e.indices {
 				if wildcardMatch(n, name) && !removed[name] {
@@ -184,7 +188,13 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 	defer e.mu.Unlock()
 	next := cloneAliases(e.aliases)
 	removed := map[string]bool{}
-	for _, a := range actions {
+	results := make([]map[string]any, len(actions))
+	partial := false
+	for ai, a := range actions {
+		results[ai] = map[string]any{"action": map[string]any{"type": a.kind, "indices": a.indices, "aliases": a.aliases}, "status": 200}
+		if a.kind == "remove_index" {
+			results[ai]["action"] = map[string]any{"type": a.kind, "indices": a.indices}
+		}
 		indices, ierr := e.expandIndicesLocked(a.indices, removed)
 		if ierr != nil {
 			return 0, nil, ierr
@@ -232,9 +242,16 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 						delete(next, name)
 					}
 				}
-				if !found && (a.mustExist == nil || *a.mustExist) {
-					return 0, nil, &esError{Status: 404, Type: "aliases_not_found_exception", Reason: "aliases [" + alias + "] missing",
+				if !found {
+					nf := &esError{Status: 404, Type: "aliases_not_found_exception", Reason: "aliases [" + alias + "] missing",
 						Extra: map[string]any{"resource.type": "aliases", "resource.id": alias}}
+					if a.mustExist != nil && *a.mustExist {
+						return 0, nil, nf
+					}
+					// Without must_exist a missing alias fails only its action (8.14+).
+					partial = true
+					results[ai]["status"] = 404
+					results[ai]["error"] = nf.body(false)
 				}
 			}
 		case "remove_index":
@@ -297,6 +314,9 @@ func (e *Engine) handleAliasActions(rq *request) (int, any, *esError) {
 			return 0, nil, asESError(serr)
 		}
 	}
+	if partial {
+		return 200, map[string]any{"acknowledged": true, "errors": true, "action_results": results}, nil
+	}
 	return 200, map[string]any{"acknowledged": true, "errors": false}, nil
 }
 
@@ -324,26 +344,55 @@ func (e *Engine) handleGetAliases(rq *request, expr, names string, all bool) (in
 	if names != "" && names != "_all" && names != "*" {
 		patterns = splitList(names)
 	}
+	// The aliases the expression selects, applying "-x" exclusions the way Elasticsearch
+	// does: a leading "-" excludes when it is not first and a wildcard came before (or it
+	// is one); otherwise it is a literal name.
+	var selected map[string]bool
+	var missing []string
+	if patterns != nil {
+		selected = map[string]bool{}
+		known := map[string]bool{}
+		for _, ix := range ixs {
+			for alias, m := range e.aliases {
+				if _, ok := m[ix.name]; ok {
+					known[alias] = true
+				}
+			}
+		}
+		wildcardSeen := false
+		for i, p := range patterns {
+			if strings.HasPrefix(p, "-") && i > 0 && (wildcardSeen || strings.Contains(p, "*")) {
+				wildcardSeen = wildcardSeen || strings.Contains(p, "*")
+				for a := range selected {
+					if wildcardMatch(p[1:], a) {
+						delete(selected, a)
+					}
+				}
+				continue
+			}
+			if strings.Contains(p, "*") {
+				wildcardSeen = true
+				for a := range known {
+					if wildcardMatch(p, a) {
+						selected[a] = true
+					}
+				}
+				continue
+			}
+			if known[p] {
+				selected[p] = true
+			} else {
+				missing = append(missing, p)
+			}
+		}
+	}
 	out := map[string]any{}
-	matched := map[string]bool{}
 	for _, ix := range ixs {
 		aliases := map[string]any{}
 		for alias, m := range e.aliases {
 			p, ok := m[ix.name]
-			if !ok {
+			if !ok || (selected != nil && !selected[alias]) {
 				continue
-			}
-			if patterns != nil {
-				hit := false
-				for _, pat := range patterns {
-					if wildcardMatch(pat, alias) {
-						hit = true
-						matched[pat] = true
-					}
-				}
-				if !hit {
-					continue
-				}
 			}
 			aliases[alias] = renderAliasProps(p)
 		}
@@ -351,16 +400,11 @@ func (e *Engine) handleGetAliases(rq *request, expr, names string, all bool) (in
 			out[ix.name] = map[string]any{"aliases": aliases}
 		}
 	}
-	var missing []string
-	for _, pat := range patterns {
-		if !matched[pat] && !strings.Contains(pat, "*") {
-			missing = append(missing, pat)
-		}
-	}
 	if len(missing) > 0 {
 		if rq.r.Method == "HEAD" {
 			return 404, nil, nil
 		}
+		sort.Strings(missing)
 		reason := "alias [" + missing[0] + "] missing"
 		if len(missing) > 1 {
 			reason = "aliases [" + strings.Join(missing, ",") + "] missing"

@@ -17,7 +17,9 @@ type bulkItem struct {
 	src          []byte
 	update       *updateRequest
 	err          *esError // item-level validation error
-	requireAlias bool
+	requireAlias *bool
+	wantSource   bool
+	sourceFilter sourceFilter
 }
 
 // bulkMeta is an action/metadata line.
@@ -65,6 +67,9 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 		if err := json.Unmarshal(cur, &action); err != nil || action == nil {
 			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected START_OBJECT or END_OBJECT but found [%s]", line, tokenName(cur))
 		}
+		if len(action) == 0 {
+			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected FIELD_NAME but found [END_OBJECT]", line)
+		}
 		if len(action) != 1 {
 			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected a simple value for field [%s] but found [START_OBJECT]", line, firstKey(action))
 		}
@@ -104,7 +109,7 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 			if err := d.Decode(&id); err == nil && id != nil {
 				it.id = jsonString(id)
 				if it.id == "" {
-					it.err = errActionValidation("if _id is specified it must not be empty")
+					it.err = errIllegalArgument("if _id is specified it must not be empty")
 				}
 			}
 		}
@@ -121,8 +126,14 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 		if meta.RetryOnConflict != nil {
 			it.retries = *meta.RetryOnConflict
 		}
-		if meta.RequireAlias != nil {
-			it.requireAlias = *meta.RequireAlias
+		it.requireAlias = meta.RequireAlias
+		if len(meta.Source) > 0 {
+			var sv any
+			if err := json.Unmarshal(meta.Source, &sv); err == nil {
+				if sf, serr := parseSourceFilterJSON(sv); serr == nil {
+					it.wantSource, it.sourceFilter = !sf.disabled, sf
+				}
+			}
 		}
 		if meta.Pipeline != nil && *meta.Pipeline != "" && *meta.Pipeline != "_none" {
 			it.err = errUnsupported("ingest pipelines ([pipeline] in bulk)")
@@ -218,7 +229,11 @@ func (e *Engine) handleBulk(rq *request, defIndex string) (int, any, *esError) {
 	var order []*index
 	for i := range items {
 		it := &items[i]
-		res, ix, ierr := e.bulkOne(it, requireAlias || it.requireAlias, now)
+		ra := requireAlias
+		if it.requireAlias != nil {
+			ra = *it.requireAlias
+		}
+		res, ix, ierr := e.bulkOne(it, ra, now)
 		entry := map[string]any{"_index": it.index, "_id": it.id}
 		if ix != nil {
 			entry["_index"] = ix.name
@@ -241,6 +256,15 @@ func (e *Engine) handleBulk(rq *request, defIndex string) (int, any, *esError) {
 		}
 		if res.result == "noop" {
 			entry["_shards"] = map[string]any{"total": 0, "successful": 0, "failed": 0}
+		}
+		if it.action == "update" {
+			sf, want := it.sourceFilter, it.wantSource
+			if it.update != nil && it.update.source != nil {
+				sf, want = *it.update.source, !it.update.source.disabled
+			}
+			if want && it.src != nil {
+				entry["get"] = map[string]any{"_seq_no": res.seqNo, "_primary_term": primaryTerm, "found": true, "_source": sf.apply(it.src)}
+			}
 		}
 		results[i] = map[string]any{it.action: entry}
 		if res.result != "noop" {

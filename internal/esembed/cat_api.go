@@ -13,8 +13,12 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 	if rq.r.Method != http.MethodGet && rq.r.Method != http.MethodHead {
 		return 0, nil, methodNotAllowed(rq, "GET")
 	}
-	if err := rq.allow("format", "h", "v", "help", "s", "bytes", "expand_wildcards", "health", "pri", "local", "master_timeout", "time", "include_unloaded_segments"); err != nil {
+	if err := rq.allow("format", "h", "v", "help", "s", "bytes", "expand_wildcards", "health", "pri", "local", "master_timeout", "time", "include_unloaded_segments", "ts"); err != nil {
 		return 0, nil, err
+	}
+	healthFilter := rq.param("health")
+	if healthFilter != "" && healthFilter != "green" && healthFilter != "yellow" && healthFilter != "red" {
+		return 0, nil, errIllegalArgument("unknown health status [%s]", healthFilter)
 	}
 	if len(rq.segs) < 2 {
 		return 200, textBody("=^.^=\n/_cat/indices\n/_cat/indices/{index}\n/_cat/aliases\n/_cat/aliases/{alias}\n/_cat/health\n/_cat/count\n/_cat/count/{index}\n"), nil
@@ -36,7 +40,10 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 		}
 		for _, ix := range ixs {
 			s := ix.settings.Load()
-			rows = append(rows, map[string]any{"health": "green", "status": "open", "index": ix.name, "uuid": ix.uuid,
+			if healthFilter != "" && ix.health() != healthFilter {
+				continue
+			}
+			rows = append(rows, map[string]any{"health": ix.health(), "status": "open", "index": ix.name, "uuid": ix.uuid,
 				"pri": s.flat["index.number_of_shards"], "rep": s.flat["index.number_of_replicas"],
 				"docs.count": fmt.Sprint(ix.docCount()), "docs.deleted": "0", "store.size": "0b", "pri.store.size": "0b", "dataset.size": "0b"})
 		}
@@ -91,15 +98,26 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 	default:
 		return 0, nil, errUnsupported("API [_cat/" + rq.segs[1] + "]")
 	}
+	if help, _ := rq.boolParam("help", false); help {
+		var b strings.Builder
+		for _, c := range cols {
+			fmt.Fprintf(&b, "%s | %s | %s\n", c, strings.Join(catAliases[c], ","), c)
+		}
+		return 200, textBody(b.String()), nil
+	}
+	allCols := cols
 	if h := rq.param("h"); h != "" {
-		cols = splitList(h)
+		cols = nil
+		for _, c := range splitList(h) {
+			cols = append(cols, catColumn(c, allCols))
+		}
 	}
 	if s := rq.param("s"); s != "" {
 		keys := splitList(s)
 		sort.SliceStable(rows, func(i, j int) bool {
 			for _, k := range keys {
 				desc := strings.HasSuffix(k, ":desc")
-				k = strings.TrimSuffix(strings.TrimSuffix(k, ":desc"), ":asc")
+				k = catColumn(strings.TrimSuffix(strings.TrimSuffix(k, ":desc"), ":asc"), allCols)
 				a, b := fmt.Sprint(rows[i][k]), fmt.Sprint(rows[j][k])
 				if a != b {
 					return (a < b) != desc
@@ -161,6 +179,33 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 		line(vals)
 	}
 	return 200, textBody(b.String()), nil
+}
+
+// catAliases are the short names _cat accepts for its columns.
+var catAliases = map[string][]string{
+	"health": {"h"}, "status": {"s"}, "index": {"i", "idx"}, "uuid": {"id", "uuid"}, "pri": {"p", "shards.primary", "shardsPrimary"},
+	"rep": {"r", "shards.replica", "shardsReplica"}, "docs.count": {"dc", "docsCount"}, "docs.deleted": {"dd", "docsDeleted"},
+	"store.size": {"ss", "storeSize"}, "pri.store.size": {}, "dataset.size": {}, "alias": {"a"}, "filter": {"f", "fi"},
+	"routing.index": {"ri", "routingIndex"}, "routing.search": {"rs", "routingSearch"}, "is_write_index": {"w", "isWriteIndex"},
+	"epoch": {"t", "time"}, "timestamp": {"ts", "hms", "hhmmss"}, "count": {"dc", "docs.count", "docsCount"}, "cluster": {"cl"},
+	"node.total": {"nt", "nodeTotal"}, "node.data": {"nd", "nodeData"}, "shards": {"t", "sh", "shards.total", "shardsTotal"},
+}
+
+// catColumn resolves a column name or alias among an API's columns.
+func catColumn(name string, cols []string) string {
+	for _, full := range cols {
+		if full == name {
+			return name
+		}
+	}
+	for _, full := range cols {
+		for _, a := range catAliases[full] {
+			if a == name {
+				return full
+			}
+		}
+	}
+	return name
 }
 
 func dash(s string) string {

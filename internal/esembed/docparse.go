@@ -95,7 +95,9 @@ func buildDoc(m *mapping, an *analyzers, id string, src map[string]any, raw []by
 	if len(b.added) > 0 {
 		return nil, b.added, nil
 	}
-	b.doc.AddField(document.NewTextFieldWithIndexingOptions(fieldSource, nil, raw, bindex.StoreField))
+	if m.sourceEnabled() {
+		b.doc.AddField(document.NewTextFieldWithIndexingOptions(fieldSource, nil, raw, bindex.StoreField))
+	}
 	return b.doc, nil, nil
 }
 

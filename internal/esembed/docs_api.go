@@ -509,7 +509,7 @@ func getDocResponse(ix *index, id string, g getResult, f sourceFilter) map[strin
 	}
 	out := map[string]any{"_index": ix.name, "_id": id, "_version": g.version, "_seq_no": g.seqNo,
 		"_primary_term": primaryTerm, "found": true}
-	if !f.disabled {
+	if !f.disabled && g.src != nil {
 		out["_source"] = f.apply(g.src)
 	}
 	return out
@@ -533,9 +533,16 @@ func (e *Engine) handleGetDoc(rq *request, name, id string, sourceOnly bool) (in
 			return 0, nil, asESError(rerr)
 		}
 	}
-	g, gerr := ix.get(id)
+	get := ix.get
+	if rt, _ := rq.boolParam("realtime", true); !rt {
+		get = ix.getSearchable
+	}
+	g, gerr := get(id)
 	if gerr != nil {
 		return 0, nil, asESError(gerr)
+	}
+	if !ix.mapping.Load().sourceEnabled() {
+		g.src = nil
 	}
 	if v := rq.param("version"); v != "" && g.found {
 		want, perr := strconv.ParseInt(v, 10, 64)
@@ -549,6 +556,9 @@ func (e *Engine) handleGetDoc(rq *request, name, id string, sourceOnly bool) (in
 	if sourceOnly {
 		if !g.found {
 			return 0, nil, &esError{Status: 404, Type: "resource_not_found_exception", Reason: "Document not found [" + ix.name + "]/[" + id + "]"}
+		}
+		if g.src == nil {
+			return 0, nil, &esError{Status: 404, Type: "resource_not_found_exception", Reason: "Source not found [" + ix.name + "]/[" + id + "]"}
 		}
 		if rq.r.Method == http.MethodHead {
 			return 200, nil, nil
@@ -687,7 +697,7 @@ func parseUpdateBody(body map[string]any) (*updateRequest, *esError) {
 		case "script", "scripted_upsert":
 			return nil, errUnsupported("scripted updates ([" + k + "])")
 		default:
-			return nil, errParsing("[UpdateRequest] unknown field [%s]", k)
+			return nil, errParsing("[UpdateRequest] unknown field [%s]%s", k, didYouMean(k, []string{"doc", "upsert", "doc_as_upsert", "detect_noop", "_source", "script", "scripted_upsert"}))
 		}
 	}
 	if u.doc == nil && u.upsert == nil {
@@ -816,6 +826,9 @@ func (e *Engine) handleUpdate(rq *request, name, id string) (int, any, *esError)
 		sf = *u.source
 	}
 	wantSource := rq.has("_source") || rq.has("_source_includes") || rq.has("_source_excludes") || u.source != nil
+	if err := e.checkRequireAlias(rq, name); err != nil {
+		return 0, nil, err
+	}
 	ix, err := e.writeTarget(name)
 	if err != nil {
 		return 0, nil, err
@@ -842,4 +855,38 @@ func (e *Engine) handleUpdate(rq *request, name, id string) (int, any, *esError)
 		out["get"] = map[string]any{"_seq_no": res.seqNo, "_primary_term": primaryTerm, "found": true, "_source": sf.apply(src)}
 	}
 	return res.status, out, nil
+}
+
+// didYouMean suggests the closest known name, as Elasticsearch's parsers do.
+func didYouMean(got string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(got, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " did you mean [" + best + "]?"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

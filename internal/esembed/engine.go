@@ -480,6 +480,15 @@ func (e *Engine) resolveLocked(expr string, opt resolveOptions) ([]*index, map[s
 		}
 	}
 	parts := strings.Split(expr, ",")
+	var remote []string
+	for _, part := range parts {
+		if strings.Contains(part, ":") {
+			remote = append(remote, part)
+		}
+	}
+	if len(remote) > 0 {
+		return nil, nil, errIllegalArgument("Cross-cluster calls are not supported in this context but remote indices were requested: [%s]", strings.Join(remote, ", "))
+	}
 	for i, part := range parts {
 		part = strings.TrimSpace(part)
 		if part == "" {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -558,36 +559,167 @@ func (e *Engine) handleRoot(rq *request) (int, any, *esError) {
 	}, nil
 }
 
-// handleHealth is GET /_cluster/health[/{index}]. A single node with every shard assigned
-// (replicas are never allocated, so "green" only when no index asks for replicas... the
-// engine reports green: replicas are virtual and always in sync).
+// indexHealth is green when every shard copy is assigned: on a single node that means no
+// replicas (or auto_expand_replicas starting at 0), yellow otherwise, as in Elasticsearch.
+func (ix *index) replicas() int {
+	s := ix.settings.Load()
+	if ae := s.flat["index.auto_expand_replicas"]; ae != "" && ae != "false" && strings.HasPrefix(ae, "0-") {
+		return 0
+	}
+	n, _ := strconv.Atoi(s.flat["index.number_of_replicas"])
+	return n
+}
+
+func (ix *index) health() string {
+	if ix.replicas() > 0 {
+		return "yellow"
+	}
+	return "green"
+}
+
+var healthRank = map[string]int{"green": 0, "yellow": 1, "red": 2}
+
+// handleHealth is GET /_cluster/health[/{index}]: it honours wait_for_status,
+// wait_for_active_shards and wait_for_nodes up to timeout, answering 408 (or 200 with
+// return_200_for_cluster_health_timeout) with timed_out when they are not met.
 func (e *Engine) handleHealth(rq *request, idx string) (int, any, *esError) {
-	if err := rq.allow("wait_for_status", "timeout", "level", "local", "master_timeout", "wait_for_active_shards", "wait_for_nodes", "wait_for_events", "wait_for_no_relocating_shards", "wait_for_no_initializing_shards", "expand_wildcards"); err != nil {
+	if err := rq.allow("wait_for_status", "timeout", "level", "local", "master_timeout", "wait_for_active_shards", "wait_for_nodes", "wait_for_events", "wait_for_no_relocating_shards", "wait_for_no_initializing_shards", "expand_wildcards", "return_200_for_cluster_health_timeout"); err != nil {
 		return 0, nil, err
 	}
-	if ws := rq.param("wait_for_status"); ws != "" && ws != "green" && ws != "yellow" && ws != "red" {
+	ws := rq.param("wait_for_status")
+	if ws != "" && healthRank[ws] == 0 && ws != "green" {
 		return 0, nil, errIllegalArgument("unknown cluster health status [%s]", ws)
 	}
+	timeout := 30 * time.Second
+	if t := rq.param("timeout"); t != "" {
+		d, err := parseTimeValue(t)
+		if err != nil {
+			return 0, nil, errIllegalArgument("failed to parse setting [timeout] with value [%s] as a time value", t)
+		}
+		timeout = d
+	}
+	level := rq.param("level")
+	if level != "" && level != "cluster" && level != "indices" && level != "shards" {
+		return 0, nil, errIllegalArgument("level must be one of [cluster, indices, shards] but was [%s]", level)
+	}
+	wantShards := -1
+	if v := rq.param("wait_for_active_shards"); v != "" && v != "0" {
+		if v == "all" {
+			wantShards = -2
+		} else if n, err := strconv.Atoi(v); err == nil {
+			wantShards = n
+		} else {
+			return 0, nil, errIllegalArgument("failed to parse value [%s] for wait_for_active_shards", v)
+		}
+	}
+	nodesOK := true
+	if v := rq.param("wait_for_nodes"); v != "" {
+		nodesOK = nodesSatisfied(v, 1)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		body, status, active, missing := e.healthBody(idx, level)
+		ok := nodesOK && !missing
+		if ws != "" && healthRank[status] > healthRank[ws] {
+			ok = false
+		}
+		if wantShards > active {
+			ok = false
+		}
+		if ok || !time.Now().Before(deadline) {
+			if !ok {
+				body["timed_out"] = true
+				if b, _ := rq.boolParam("return_200_for_cluster_health_timeout", false); !b {
+					return http.StatusRequestTimeout, body, nil
+				}
+			}
+			return 200, body, nil
+		}
+		select {
+		case <-rq.r.Context().Done():
+			return http.StatusRequestTimeout, body, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func nodesSatisfied(expr string, n int) bool {
+	expr = strings.TrimSpace(expr)
+	for _, op := range []string{">=", "<=", ">", "<", "ge(", "le(", "gt(", "lt("} {
+		if strings.HasPrefix(expr, op) {
+			v, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(expr, op), ")"))
+			if err != nil {
+				return false
+			}
+			switch op {
+			case ">=", "ge(":
+				return n >= v
+			case "<=", "le(":
+				return n <= v
+			case ">", "gt(":
+				return n > v
+			default:
+				return n < v
+			}
+		}
+	}
+	v, err := strconv.Atoi(expr)
+	return err == nil && v == n
+}
+
+// healthBody reports the health of the cluster or of the indices matching idx.
+func (e *Engine) healthBody(idx, level string) (map[string]any, string, int, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	n := len(e.indices)
-	if idx != "" {
-		ixs, _, err := e.resolveLocked(idx, resolveOptions{allowNoIndices: true})
+	var ixs []*index
+	missing := false
+	if idx != "" && idx != "_all" {
+		var err *esError
+		ixs, _, err = e.resolveLocked(idx, resolveOptions{allowNoIndices: true})
 		if err != nil {
-			return 408, map[string]any{"cluster_name": e.cfg.ClusterName, "status": "red", "timed_out": true,
-				"number_of_nodes": 1, "number_of_data_nodes": 1, "active_primary_shards": 0, "active_shards": 0,
-				"relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 0, "delayed_unassigned_shards": 0,
-				"number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
-				"active_shards_percent_as_number": 100.0}, nil
+			missing = true
 		}
-		n = len(ixs)
+	} else {
+		ixs, _, _ = e.resolveLocked("*", resolveOptions{allowNoIndices: true, expandHidden: true})
 	}
-	return 200, map[string]any{
-		"cluster_name": e.cfg.ClusterName, "status": "green", "timed_out": false,
+	status := "green"
+	active, unassigned := 0, 0
+	indices := map[string]any{}
+	for _, ix := range ixs {
+		h := ix.health()
+		if healthRank[h] > healthRank[status] {
+			status = h
+		}
+		shards, _ := strconv.Atoi(ix.settings.Load().flat["index.number_of_shards"])
+		if shards == 0 {
+			shards = 1
+		}
+		rep := ix.replicas()
+		active += shards
+		unassigned += shards * rep
+		if level == "indices" || level == "shards" {
+			indices[ix.name] = map[string]any{"status": h, "number_of_shards": shards, "number_of_replicas": rep,
+				"active_primary_shards": shards, "active_shards": shards, "relocating_shards": 0, "initializing_shards": 0,
+				"unassigned_shards": shards * rep, "unassigned_primary_shards": 0}
+		}
+	}
+	if missing {
+		status = "red"
+	}
+	pct := 100.0
+	if active+unassigned > 0 {
+		pct = 100 * float64(active) / float64(active+unassigned)
+	}
+	body := map[string]any{
+		"cluster_name": e.cfg.ClusterName, "status": status, "timed_out": false,
 		"number_of_nodes": 1, "number_of_data_nodes": 1,
-		"active_primary_shards": n, "active_shards": n, "relocating_shards": 0, "initializing_shards": 0,
-		"unassigned_shards": 0, "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0,
+		"active_primary_shards": active, "active_shards": active, "relocating_shards": 0, "initializing_shards": 0,
+		"unassigned_shards": unassigned, "unassigned_primary_shards": 0, "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0,
 		"number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
-		"active_shards_percent_as_number": 100.0,
-	}, nil
+		"active_shards_percent_as_number": pct,
+	}
+	if level == "indices" || level == "shards" {
+		body["indices"] = indices
+	}
+	return body, status, active, missing
 }

@@ -257,7 +257,13 @@ func (ix *index) get(id string) (getResult, error) {
 	if cur.src != nil {
 		return getResult{found: true, version: cur.version, seqNo: cur.seqNo, src: cur.src}, nil
 	}
-	// Refreshed: the stored fields hold the source (and the version that goes with it).
+	return ix.getSearchable(id)
+}
+
+// getSearchable reads a document as search sees it (the last refresh): GET with
+// realtime=false, and GET of refreshed documents, whose stored fields hold the source and
+// the version that goes with it.
+func (ix *index) getSearchable(id string) (getResult, error) {
 	d, err := ix.bidx.Document(id)
 	if err != nil {
 		return getResult{}, err

@@ -220,6 +220,9 @@ func (e *Engine) handlePutMapping(rq *request, expr string) (int, any, *esError)
 	if body == nil {
 		return 0, nil, errActionValidation("mapping source is missing")
 	}
+	if _, typed := body["_doc"]; typed && len(body) == 1 {
+		return 0, nil, errIllegalArgument("Types cannot be provided in put mapping requests")
+	}
 	opt, err := rq.resolveOpts(true)
 	if err != nil {
 		return 0, nil, err

@@ -112,6 +112,16 @@ func (m *mapping) dateDetection() bool {
 	return true
 }
 
+// sourceEnabled is false with "_source": {"enabled": false}: documents keep no source.
+func (m *mapping) sourceEnabled() bool {
+	if sm, ok := m.Extra["_source"].(map[string]any); ok {
+		if b, ok := sm["enabled"].(bool); ok {
+			return b
+		}
+	}
+	return true
+}
+
 func (m *mapping) numericDetection() bool {
 	if v, ok := m.Extra["numeric_detection"]; ok {
 		if b, ok := v.(bool); ok {
@@ -288,7 +298,9 @@ func mergeProps(existing map[string]*field, raw map[string]any, prefix string) (
 			return nil, errMapperParsing("Expected map for property [fields] on field [%s] but got a class %T", prefix+name, raw[name])
 		}
 		if name == "" {
-			return nil, errMapperParsing("field name cannot be an empty string")
+			e := errMapperParsing("Failed to parse mapping: field name cannot be an empty string")
+			e.CausedBy = errIllegalArgument("field name cannot be an empty string")
+			return nil, e
 		}
 		// Dotted names are shorthand for objects.
 		if i := strings.IndexByte(name, '.'); i > 0 {

@@ -449,6 +449,9 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		}
 		return withBoost(q, n.boost), nil
 	case "terms":
+		if max := c.ix.settings.Load().maxTermsCount; len(n.values) > max {
+			return nil, c.shardErr("failed to create query: The number of terms ["+strconv.Itoa(len(n.values))+"] used in the Terms Query request has exceeded the allowed maximum of ["+strconv.Itoa(max)+"]. This maximum can be set by changing the [index.max_terms_count] index level setting.", nil)
+		}
 		if len(n.values) == 0 {
 			return matchNone(), nil
 		}
@@ -465,6 +468,9 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		}
 		return withBoost(query.NewDisjunctionQuery(qs), n.boost), nil
 	case "ids":
+		if mrw := c.ix.settings.Load().maxResultWindow; len(n.values) > mrw {
+			return nil, c.shardErr("failed to create query: Too many ids specified, allowed max result window is ["+strconv.Itoa(mrw)+"]", nil)
+		}
 		return query.NewDocIDQuery(stringsOf(n.values)), nil
 	case "exists":
 		return c.existsQuery(n.field), nil
@@ -484,6 +490,9 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		}
 		if ci, _ := n.params["case_insensitive"].(bool); ci {
 			return nil, errUnsupported("[case_insensitive] in [" + n.kind + "] query")
+		}
+		if nt, _ := n.params["normalize_text"].(bool); nt && f.Type == typeText {
+			s = strings.ToLower(s)
 		}
 		if n.kind == "prefix" {
 			q := query.NewPrefixQuery(s)

@@ -20,6 +20,7 @@ type sortSpec struct {
 	desc         bool
 	missing      string // "_last", "_first"
 	unmappedType string
+	format       string // dates: print sort values in this format
 }
 
 // searchRequest is a parsed _search / _count body plus URL parameters.
@@ -39,6 +40,7 @@ type searchRequest struct {
 	minScore       *float64
 	terminateAfter int
 	typedKeys      bool
+	docValueFields []docValueField
 }
 
 var searchParams = []string{"from", "size", "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits",
@@ -105,7 +107,9 @@ func parseSortValue(v any) ([]sortSpec, *esError) {
 							if ms != "min" && ms != "max" {
 								return nil, errUnsupported("sort mode [" + ms + "]")
 							}
-						case "format", "numeric_type":
+						case "format":
+							s.format = jsonString(pv)
+						case "numeric_type":
 						case "nested", "script", "_geo_distance":
 							return nil, errUnsupported("sort [" + k + "]")
 						default:
@@ -156,7 +160,8 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 		if _, has := body["query"]; has {
 			return nil, errIllegalArgument("cannot use [q] parameter together with a query in the request body")
 		}
-		n, err := parseURIQuery(q, rq.param("df"), rq.param("default_operator"))
+		lenient, _ := rq.boolParam("lenient", false)
+		n, err := parseURIQuery(q, rq.param("df"), rq.param("default_operator"), lenient)
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +263,13 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 					return nil, errUnsupported("[" + k + "]")
 				}
 			}
-		case "highlight", "collapse", "script_fields", "suggest", "pit", "runtime_mappings", "knn", "rescore", "slice", "docvalue_fields", "fields", "retriever", "rank", "ext":
+		case "docvalue_fields":
+			dv, err := parseDocValueFields(v)
+			if err != nil {
+				return nil, err
+			}
+			sr.docValueFields = dv
+		case "highlight", "collapse", "script_fields", "suggest", "pit", "runtime_mappings", "knn", "rescore", "slice", "fields", "retriever", "rank", "ext":
 			return nil, errUnsupported("search option [" + k + "]")
 		default:
 			return nil, &esError{Status: 400, Type: "parsing_exception", Reason: "Unknown key for a " + keyToken(v) + " in [" + k + "].",
@@ -318,6 +329,9 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 	}
 	if b, _ := rq.boolParam("rest_total_hits_as_int", false); b {
 		sr.totalAsInt = true
+		if sr.trackTotal > 0 && sr.trackTotal != 10000 {
+			return nil, errIllegalArgument("[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got %d", sr.trackTotal)
+		}
 		if sr.trackTotal != 0 {
 			sr.trackTotal = -1
 		}
@@ -334,12 +348,20 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 	if b, _ := rq.boolParam("typed_keys", false); b {
 		sr.typedKeys = true
 	}
+	if v := rq.param("docvalue_fields"); v != "" {
+		for _, f := range splitList(v) {
+			sr.docValueFields = append(sr.docValueFields, docValueField{field: f})
+		}
+	}
 	if v := rq.param("terminate_after"); v != "" {
 		n, perr := strconv.Atoi(v)
 		if perr != nil {
 			return nil, errIllegalArgument("Failed to parse int parameter [terminate_after] with value [%s]", v)
 		}
 		sr.terminateAfter = n
+	}
+	if sr.terminateAfter < 0 {
+		return nil, errIllegalArgument("terminateAfter must be > 0")
 	}
 	if sr.from < 0 {
 		return nil, errIllegalArgument("[from] parameter cannot be negative, found [%d]", sr.from)
@@ -529,10 +551,20 @@ func sortValue(cs compiledSort, hit *search.DocumentMatch, i int) any {
 	if cs.kind == "score" {
 		return hit.Score
 	}
+	dateFormat := cs.field != nil && cs.field.Type == typeDate && cs.spec.format != ""
 	if raw == search.HighTerm || raw == search.LowTerm {
 		high := raw == search.HighTerm
 		if cs.spec.desc {
 			high = !high
+		}
+		if dateFormat {
+			return nil
+		}
+		if cs.field != nil && (cs.field.Type == typeInteger || cs.field.Type == typeShort || cs.field.Type == typeByte) {
+			if high {
+				return int64(math.MaxInt32)
+			}
+			return int64(math.MinInt32)
 		}
 		switch cs.kind {
 		case "long":
@@ -552,6 +584,9 @@ func sortValue(cs compiledSort, hit *search.DocumentMatch, i int) any {
 		return raw
 	}
 	if v, ok := decodeTerm(raw, cs.kind == "long"); ok {
+		if dateFormat {
+			return formatDate(v.(int64), cs.spec.format, cs.field)
+		}
 		return v
 	}
 	return raw
@@ -590,7 +625,9 @@ func (e *Engine) handleSearch(rq *request, expr string, count bool) (int, any, *
 	}
 	out := map[string]any{"took": rq.took(), "timed_out": false, "_shards": shards}
 	hitsObj := map[string]any{"max_score": res.maxScore, "hits": res.hits}
-	if sr.trackTotal != 0 {
+	if sr.trackTotal == 0 && sr.totalAsInt {
+		hitsObj["total"] = -1
+	} else if sr.trackTotal != 0 {
 		if sr.totalAsInt {
 			hitsObj["total"] = res.total
 		} else {
@@ -687,6 +724,10 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		if len(ixs) == 1 {
 			size, from = sr.size, sr.from
 		}
+		if sr.minScore != nil {
+			// Scores are only known per hit: collect enough hits to filter and count them.
+			size, from = 10000+window, 0
+		}
 		req := bleve.NewSearchRequestOptions(hq, size, from, false)
 		if len(order) > 0 {
 			req.Sort = order
@@ -738,6 +779,16 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 	}
 	if sr.minScore != nil {
 		out.total = uint64(len(all))
+		if len(parts) == 1 {
+			if sr.from >= len(all) {
+				all = nil
+			} else {
+				all = all[sr.from:]
+			}
+			if len(all) > sr.size {
+				all = all[:sr.size]
+			}
+		}
 	}
 	if len(parts) > 1 {
 		sort.SliceStable(all, func(a, b int) bool {
@@ -771,9 +822,33 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			hit["_seq_no"] = fromLongKey(numField(h, fieldSeqNo))
 			hit["_primary_term"] = primaryTerm
 		}
-		if !sr.source.disabled {
-			if s, ok := h.Fields[fieldSource].(string); ok {
-				hit["_source"] = sr.source.apply([]byte(s))
+		src, _ := h.Fields[fieldSource].(string)
+		if !sr.source.disabled && src != "" {
+			hit["_source"] = sr.source.apply([]byte(src))
+		}
+		if len(sr.docValueFields) > 0 && src != "" {
+			if parsed, err := parseSource([]byte(src)); err == nil {
+				m := c.p.ix.mapping.Load()
+				fields := map[string]any{}
+				for _, d := range sr.docValueFields {
+					pats := []string{d.field}
+					if strings.Contains(d.field, "*") {
+						pats = nil
+						for name := range m.flat {
+							if wildcardMatch(d.field, name) {
+								pats = append(pats, name)
+							}
+						}
+					}
+					for _, p := range pats {
+						if vals := docValues(m, parsed, docValueField{field: p, format: d.format}); len(vals) > 0 {
+							fields[p] = vals
+						}
+					}
+				}
+				if len(fields) > 0 {
+					hit["fields"] = fields
+				}
 			}
 		}
 		if len(sr.sort) > 0 {

@@ -15,6 +15,7 @@ type indexSettings struct {
 	refreshInterval time.Duration // < 0: periodic refresh disabled
 	gcDeletes       time.Duration
 	maxResultWindow int
+	maxTermsCount   int
 }
 
 // Settings the engine accepts; dynamic ones can be changed on an open index.
@@ -93,7 +94,18 @@ func validateSettingNames(flat map[string]string, updating bool) *esError {
 		if strings.HasPrefix(k, "index.analysis.") {
 			return errUnsupported("setting [" + k + "] (custom analysis)")
 		}
-		if strings.HasPrefix(k, "index.routing.") || strings.HasPrefix(k, "index.lifecycle.") || strings.HasPrefix(k, "index.blocks.") {
+		if strings.HasPrefix(k, "index.routing.") || strings.HasPrefix(k, "index.lifecycle.") || strings.HasPrefix(k, "index.blocks.") ||
+			strings.HasPrefix(k, "index.mapping.") || strings.HasPrefix(k, "index.max_") || strings.HasPrefix(k, "index.search.") ||
+			strings.HasPrefix(k, "index.indexing.") || strings.HasPrefix(k, "index.merge.") || strings.HasPrefix(k, "index.translog.") ||
+			strings.HasPrefix(k, "index.unassigned.") || strings.HasPrefix(k, "index.allocation.") || strings.HasPrefix(k, "index.similarity.") {
+			// Accepted and returned; they tune Elasticsearch internals the engine has no
+			// counterpart for, or limits the engine reads where it has one.
+			continue
+		}
+		if k == "index.soft_deletes.enabled" {
+			if flat[k] == "false" {
+				return errIllegalArgument("Creating indices with soft-deletes disabled is no longer supported. Please do not specify a value for setting [index.soft_deletes.enabled].")
+			}
 			continue
 		}
 		dyn, ok := knownSettings[k]
@@ -115,7 +127,14 @@ func validateSettingNames(flat map[string]string, updating bool) *esError {
 
 // buildSettings validates flat settings and derives the parsed values.
 func buildSettings(flat map[string]string) (*indexSettings, *esError) {
-	s := &indexSettings{flat: flat, refreshInterval: time.Second, gcDeletes: 60 * time.Second, maxResultWindow: 10000}
+	s := &indexSettings{flat: flat, refreshInterval: time.Second, gcDeletes: 60 * time.Second, maxResultWindow: 10000, maxTermsCount: 65536}
+	if v, ok := flat["index.max_terms_count"]; ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, errIllegalArgument("Failed to parse value [%s] for setting [index.max_terms_count] must be >= 0", v)
+		}
+		s.maxTermsCount = n
+	}
 	if v, ok := flat["index.number_of_shards"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1024 {

@@ -145,7 +145,7 @@ func (c *compiler) simpleQueryString(n *qnode) (query.Query, *esError) {
 // subset people type by hand: field:value, field:"a phrase", bare terms, +required,
 // -excluded, AND/OR/NOT between terms, and * for everything. Anything else (ranges, groups,
 // fuzzy, boosts) is rejected with a 400 rather than answered wrongly.
-func parseURIQuery(q, df, defaultOp string) (*qnode, *esError) {
+func parseURIQuery(q, df, defaultOp string, lenient bool) (*qnode, *esError) {
 	q = strings.TrimSpace(q)
 	if q == "*" || q == "*:*" {
 		return &qnode{kind: "match_all", boost: 1}, nil
@@ -210,11 +210,12 @@ func parseURIQuery(q, df, defaultOp string) (*qnode, *esError) {
 		case value == "*":
 			n = &qnode{kind: "exists", field: field, boost: 1}
 		case strings.HasSuffix(value, "*") && !phrase:
-			n = &qnode{kind: "prefix", field: field, value: strings.TrimSuffix(value, "*"), boost: 1}
+			// query_string normalizes wildcard terms on text fields (lower-casing).
+			n = &qnode{kind: "prefix", field: field, value: strings.TrimSuffix(value, "*"), boost: 1, params: map[string]any{"normalize_text": true}}
 		case phrase:
 			n = &qnode{kind: "match_phrase", field: field, value: value, boost: 1}
 		default:
-			n = &qnode{kind: "match", field: field, value: value, boost: 1}
+			n = &qnode{kind: "match", field: field, value: value, boost: 1, params: map[string]any{"lenient": lenient}}
 		}
 		t.n = n
 		terms = append(terms, t)
