@@ -20,7 +20,7 @@ var wantServices = map[string]string{
 	"kafka":         "infrastructure",
 	"postgres":      "infrastructure",
 	"setup":         "one-shot",
-	"kibana-setup":  "one-shot",
+	"kibana-setup":  "provisioner",
 	"kafka-setup":   "one-shot",
 	"customers":     "ordertable",
 	"orders":        "ordertable",
@@ -83,8 +83,33 @@ func TestComposeImagesArePinned(t *testing.T) {
 	}
 }
 
-// longRunning reports whether compose keeps the service running (not a one-shot, not a tool).
-func longRunning(s types.ServiceConfig) bool { return s.Restart != "no" && len(s.Profiles) == 0 }
+// longRunning reports whether the service stays up after `docker compose up`: not a tool, and
+// restarted or reporting health (kibana-setup idles, healthy, once its work is done).
+func longRunning(s types.ServiceConfig) bool {
+	return len(s.Profiles) == 0 && (s.Restart != "no" || s.HealthCheck != nil && !s.HealthCheck.Disable)
+}
+
+// TestComposeUpWaitSucceeds checks what `docker compose up --wait` needs to exit 0: every
+// one-shot service that exits must be awaited by a long-running service with
+// service_completed_successfully, or compose counts its exit as a failure (docker/compose#10596).
+func TestComposeUpWaitSucceeds(t *testing.T) {
+	p := loadCompose(t)
+	for _, name := range sortedKeys(p.Services) {
+		s := p.Services[name]
+		if longRunning(s) || len(s.Profiles) > 0 {
+			continue
+		}
+		adopted := false
+		for _, other := range p.Services {
+			if d, ok := other.DependsOn[name]; ok && longRunning(other) && d.Condition == types.ServiceConditionCompletedSuccessfully {
+				adopted = true
+			}
+		}
+		if !adopted {
+			t.Errorf("one-shot %s: no long-running service waits for it with service_completed_successfully, so `docker compose up --wait` fails when it exits", name)
+		}
+	}
+}
 
 func TestComposeHealthchecks(t *testing.T) {
 	p := loadCompose(t)
