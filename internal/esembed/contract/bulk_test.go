@@ -86,6 +86,13 @@ func TestBulkPerItemResults(t *testing.T) {
 		t.Errorf("doc 1 after bulk update: got %s, want n 6", show(doc["_source"]))
 	}
 
+	// A source that isn't valid JSON fails its own item only.
+	status, data = e.rawBytes(t, http.MethodPost, "/_bulk", `{"index": {"_index": "`+idx+`", "_id": "bad"}}`+"\n"+`{"n": 1,,}`+"\n"+
+		`{"index": {"_index": "`+idx+`", "_id": "good"}}`+"\n"+`{"n": 2}`+"\n", "application/x-ndjson")
+	if r := decode(t, data); status != 200 || jsonInt(path(r, "items.0.index.status")) != 400 || jsonInt(path(r, "items.1.index.status")) != 201 {
+		t.Errorf("bulk with a malformed source: got %d %s, want item 0 400 and item 1 201", status, show(r))
+	}
+
 	// /{index}/_bulk defaults the index; a malformed body is a 400 for the whole request.
 	status, data = e.rawBytes(t, http.MethodPost, "/"+idx+"/_bulk", `{"index": {"_id": "3"}}`+"\n"+`{"n": 3}`+"\n", "application/x-ndjson")
 	if r := decode(t, data); status != 200 || r["errors"] != false || path(r, "items.0.index._index") != idx {

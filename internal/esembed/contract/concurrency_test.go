@@ -96,3 +96,69 @@ func TestConcurrentWritesAndSearches(t *testing.T) {
 		t.Errorf("_cat/indices docs.count: got %d %s, want %d", status, data, want)
 	}
 }
+
+// TestConcurrentIndexCreation: racing creations of one index have exactly one winner, and
+// racing writes that auto-create an index all land in it.
+func TestConcurrentIndexCreation(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	name := uniqueName("race")
+	e.cleanupIndex(t, name)
+	const n = 8
+	statuses := make([]int, n)
+	types := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			status, body, err := e.tryRaw(ctx, http.MethodPut, "/"+name, `{"mappings": {"properties": {"n": {"type": "long"}}}}`)
+			if err != nil {
+				types[i] = err.Error()
+				return
+			}
+			statuses[i] = status
+			types[i], _ = path(body, "error.type").(string)
+		}(i)
+	}
+	wg.Wait()
+	ok := 0
+	for i := range statuses {
+		switch {
+		case statuses[i] == 200:
+			ok++
+		case statuses[i] == 400 && types[i] == "resource_already_exists_exception":
+		default:
+			t.Errorf("racing create %d: %d %s", i, statuses[i], types[i])
+		}
+	}
+	if ok != 1 {
+		t.Errorf("racing creates: %d succeeded, want exactly 1", ok)
+	}
+
+	auto := uniqueName("autorace")
+	e.cleanupIndex(t, auto)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"index": {"_index": %q, "_id": "%d"}}`+"\n"+`{"n": %d}`+"\n", auto, i, i)
+			status, data, err := e.tryRawBytes(ctx, http.MethodPost, "/_bulk", body, "application/x-ndjson")
+			if err != nil || status != 200 || strings.Contains(string(data), `"errors":true`) {
+				types[i] = fmt.Sprintf("bulk auto-create %d: %d %v %s", i, status, err, truncate(string(data), 200))
+			} else {
+				types[i] = ""
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, msg := range types {
+		if msg != "" {
+			t.Error(msg)
+		}
+	}
+	e.mustRaw(t, 200, http.MethodPost, "/"+auto+"/_refresh", nil)
+	if c := e.mustRaw(t, 200, http.MethodGet, "/"+auto+"/_count", nil); jsonInt(c["count"]) != n {
+		t.Errorf("documents after racing auto-creates: got %v, want %d", c["count"], n)
+	}
+}

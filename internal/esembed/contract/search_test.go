@@ -502,6 +502,19 @@ func TestErrorShapes(t *testing.T) {
 			checkErrorShape(t, status, body, tt.status, tt.errType)
 		})
 	}
+	for _, tt := range []struct{ name, body string }{
+		{"terms aggregation on a text field", `{"aggs": {"a": {"terms": {"field": "name"}}}}`},
+		{"search_after with from", `{"from": 1, "sort": ["id"], "search_after": ["p01"]}`},
+		{"search_after with too many values", `{"sort": ["id"], "search_after": ["p01", 2]}`},
+		{"terms size 0", `{"aggs": {"a": {"terms": {"field": "category", "size": 0}}}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := e.raw(t, http.MethodPost, "/"+idx+"/_search", tt.body)
+			if status != 400 {
+				t.Errorf("got %d %s, want 400", status, show(body))
+			}
+		})
+	}
 	t.Run("malformed JSON", func(t *testing.T) {
 		status, _ := e.raw(t, http.MethodPost, "/"+idx+"/_search", `{"query": `)
 		if status != 400 {
