@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 )
+
+var seedFlag = flag.Uint64("seed", 0, "seed of the randomized tests (0: a random one)")
 
 // TestAutoCreateIndex: a write to a missing index creates it with a dynamic mapping, and the
 // first document of an index gets _seq_no 0.
@@ -145,8 +148,11 @@ func TestLongPrecision(t *testing.T) {
 func TestConcurrentExternalWrites(t *testing.T) {
 	e := newEnv(t)
 	idx := e.createIndex(t, "race", `{"mappings": {"properties": {"v": {"type": "long"}}}}`)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -seed %d)", seed, seed)
 	const docs, writers, writesEach = 5, 6, 40
 	var mu sync.Mutex
 	maxV := map[string]int{}
