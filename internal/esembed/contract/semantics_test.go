@@ -110,6 +110,13 @@ func TestMultiValuedFields(t *testing.T) {
 	if got := e.searchIDs(t, idx, `{"query": {"exists": {"field": "k"}}}`, true); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("exists k: got %v, want [a b c] (empty array and null are missing)", got)
 	}
+	// An empty string and an array with a null among values do exist.
+	idx2 := e.seed(t, "exists", `{"mappings": {"properties": {"k": {"type": "keyword"}}}}`, map[string]string{
+		"empty": `{"k": ""}`, "mixed": `{"k": ["one", null]}`, "null": `{"k": null}`, "none": `{}`,
+	})
+	if got := e.searchIDs(t, idx2, `{"query": {"exists": {"field": "k"}}}`, true); !slices.Equal(got, []string{"empty", "mixed"}) {
+		t.Errorf("exists k: got %v, want [empty mixed]", got)
+	}
 	if got := e.searchIDs(t, idx, `{"query": {"term": {"k": "z"}}}`, true); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("term on an array value: got %v, want [a]", got)
 	}
