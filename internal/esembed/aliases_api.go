@@ -66,6 +66,11 @@ func parseAliasActions(body map[string]any) ([]aliasAction, *esError) {
 			if a.indices, err = stringOrList(def, "index", "indices"); err != nil {
 				return nil, err
 			}
+			for i, n := range a.indices {
+				if a.indices[i], err = expandDateMath(n); err != nil {
+					return nil, err
+				}
+			}
 			switch kind {
 			case "add", "remove":
 				if a.aliases, err = stringOrList(def, "alias", "aliases"); err != nil {
@@ -73,6 +78,11 @@ func parseAliasActions(body map[string]any) ([]aliasAction, *esError) {
 				}
 				if len(a.aliases) == 0 {
 					return nil, errActionValidation("[" + kind + "] requires an [alias] to be set")
+				}
+				for i, n := range a.aliases {
+					if a.aliases[i], err = expandDateMath(n); err != nil {
+						return nil, err
+					}
 				}
 			case "remove_index":
 			default:

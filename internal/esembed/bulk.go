@@ -98,6 +98,15 @@ func parseBulk(body []byte, defIndex string) ([]bulkItem, *esError) {
 		if err := dec.Decode(&meta); err != nil {
 			return nil, errIllegalArgument("Malformed action/metadata line [%d]: %v", line, err)
 		}
+		if meta.OpType != "" {
+			switch {
+			case meta.OpType == "create" && it.action == "index":
+				it.action = "create"
+			case meta.OpType == "index" || meta.OpType == it.action:
+			default:
+				return nil, errIllegalArgument("Malformed action/metadata line [%d], op_type [%s] is not valid for action [%s]", line, meta.OpType, it.action)
+			}
+		}
 		it.index = defIndex
 		if meta.Index != nil {
 			it.index = *meta.Index
@@ -221,6 +230,14 @@ func (e *Engine) handleBulk(rq *request, defIndex string) (int, any, *esError) {
 		return 0, nil, err
 	}
 	requireAlias, _ := rq.boolParam("require_alias", false)
+	if rq.has("_source") || rq.has("_source_includes") || rq.has("_source_excludes") {
+		sf, _ := rq.sourceFilter()
+		for i := range items {
+			if items[i].action == "update" && !items[i].wantSource {
+				items[i].wantSource, items[i].sourceFilter = !sf.disabled, sf
+			}
+		}
+	}
 	now := time.Now()
 	results := make([]any, len(items))
 	hasErrors := false

@@ -418,3 +418,62 @@ func wildcardMatch(pat, s string) bool {
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
+
+// resolveDateMathName expands Elasticsearch's date math index names:
+// "<logs-{now/d}>" or "<logs-{2022-12-31||/d{yyyy-MM-dd}}>" (default format yyyy.MM.dd).
+// Other names are returned unchanged.
+func resolveDateMathName(name string, now time.Time) (string, error) {
+	if len(name) < 2 || name[0] != '<' || name[len(name)-1] != '>' {
+		return name, nil
+	}
+	s := name[1 : len(name)-1]
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			b.WriteByte(s[i+1])
+			i += 2
+			continue
+		}
+		if c != '{' {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		// {expr} or {expr{format}}
+		depth, j := 0, i
+		for ; j < len(s); j++ {
+			if s[j] == '{' {
+				depth++
+			} else if s[j] == '}' {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+		if j >= len(s) {
+			return "", fmt.Errorf("invalid date math expression [%s]: missing closing }", name)
+		}
+		inner := s[i+1 : j]
+		format := "yyyy.MM.dd"
+		if k := strings.IndexByte(inner, '{'); k >= 0 && strings.HasSuffix(inner, "}") {
+			format = inner[k+1 : len(inner)-1]
+			if comma := strings.IndexByte(format, ','); comma >= 0 {
+				format = format[:comma] // a time zone follows; only UTC is supported
+			}
+			inner = inner[:k]
+		}
+		ms, err := parseDateMath(inner, defaultDateFormats, now, false)
+		if err != nil {
+			return "", fmt.Errorf("invalid date math expression [%s]", inner)
+		}
+		layout, err := javaToGoLayout(format)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(time.UnixMilli(ms).UTC().Format(layout))
+		i = j + 1
+	}
+	return b.String(), nil
+}

@@ -6,9 +6,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	stdunicode "unicode"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/character"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/document"
@@ -26,22 +28,45 @@ const (
 // analyzers holds the stateless analyzers shared by every index.
 type analyzers struct {
 	keyword analysis.Analyzer
-	text    analysis.Analyzer
+	text    analysis.Analyzer // Elasticsearch's "standard"
+	byName  map[string]analysis.Analyzer
 }
 
-// newAnalyzers builds Elasticsearch's "standard" analyzer (Unicode word segmentation and
-// lower-casing, no stop words) and the keyword analyzer (the whole value as one term).
+// builtinAnalyzers are the Elasticsearch built-in analyzers the engine reproduces.
+var builtinAnalyzers = map[string]bool{"standard": true, "default": true, "simple": true, "whitespace": true, "keyword": true}
+
+// newAnalyzers builds Elasticsearch's built-in analyzers: "standard" (Unicode word
+// segmentation and lower-casing, no stop words), "simple" (letters, lower-cased),
+// "whitespace" and "keyword" (the whole value as one term).
 func newAnalyzers() *analyzers {
-	return &analyzers{
-		keyword: &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()},
-		text: &analysis.DefaultAnalyzer{Tokenizer: unicode.NewUnicodeTokenizer(),
+	std := &analysis.DefaultAnalyzer{Tokenizer: unicode.NewUnicodeTokenizer(),
+		TokenFilters: []analysis.TokenFilter{lowercase.NewLowerCaseFilter()}}
+	kw := &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()}
+	return &analyzers{keyword: kw, text: std, byName: map[string]analysis.Analyzer{
+		"standard": std, "default": std, "keyword": kw,
+		"simple": &analysis.DefaultAnalyzer{Tokenizer: character.NewCharacterTokenizer(stdunicode.IsLetter),
 			TokenFilters: []analysis.TokenFilter{lowercase.NewLowerCaseFilter()}},
+		"whitespace": &analysis.DefaultAnalyzer{Tokenizer: character.NewCharacterTokenizer(func(r rune) bool { return !stdunicode.IsSpace(r) })},
+	}}
+}
+
+// forField returns a text field's index (or search) analyzer.
+func (a *analyzers) forField(f *field, search bool) analysis.Analyzer {
+	name := f.Analyzer
+	if search && f.SearchAnalyzer != "" {
+		name = f.SearchAnalyzer
 	}
+	if an, ok := a.byName[name]; ok {
+		return an
+	}
+	return a.text
 }
 
 // analyzeText returns the terms of s as the standard analyzer produces them.
-func (a *analyzers) analyzeText(s string) []string {
-	ts := a.text.Analyze([]byte(s))
+func (a *analyzers) analyzeText(s string) []string { return analyzeWith(a.text, s) }
+
+func analyzeWith(an analysis.Analyzer, s string) []string {
+	ts := an.Analyze([]byte(s))
 	out := make([]string, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, string(t.Term))
@@ -313,7 +338,7 @@ func (b *docBuilder) leaf(path string, f *field, v any) error {
 		}
 		b.markSeen(path)
 		if f.Index {
-			b.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(s), bindex.IndexField|bindex.IncludeTermVectors, b.an.text))
+			b.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(s), bindex.IndexField|bindex.IncludeTermVectors, b.an.forField(f, false)))
 		}
 	case typeBoolean:
 		var val bool

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	bindex "github.com/blevesearch/bleve_index_api"
 )
 
 const (
@@ -266,7 +267,11 @@ func parseCreateIndexBody(body map[string]any) (*createIndexRequest, *esError) {
 				if err != nil {
 					return nil, err
 				}
-				req.aliases[name] = p
+				resolved, derr := expandDateMath(name)
+				if derr != nil {
+					return nil, derr
+				}
+				req.aliases[resolved] = p
 			}
 		default:
 			return nil, errParsing("unknown key [%s] for create index", k)
@@ -390,6 +395,7 @@ func (e *Engine) openBleve(uuid string) (bleve.Index, error) {
 	im.StoreDynamic = false
 	im.IndexDynamic = false
 	im.DocValuesDynamic = false
+	im.ScoringModel = bindex.BM25Scoring // Elasticsearch's default similarity
 	if e.store != nil {
 		return e.store.openBleve(uuid, im)
 	}

@@ -430,10 +430,30 @@ func (e *Engine) route(rq *request) (int, any, *esError) {
 	return e.routeIndex(rq)
 }
 
+// expandDateMath resolves date math names in a comma-separated expression.
+func expandDateMath(expr string) (string, *esError) {
+	if !strings.Contains(expr, "<") {
+		return expr, nil
+	}
+	parts := strings.Split(expr, ",")
+	now := time.Now()
+	for i, p := range parts {
+		r, err := resolveDateMathName(p, now)
+		if err != nil {
+			return "", &esError{Status: 400, Type: "illegal_argument_exception", Reason: err.Error()}
+		}
+		parts[i] = r
+	}
+	return strings.Join(parts, ","), nil
+}
+
 func (e *Engine) routeIndex(rq *request) (int, any, *esError) {
 	s := rq.segs
 	m := rq.r.Method
-	name := s[0]
+	name, derr := expandDateMath(s[0])
+	if derr != nil {
+		return 0, nil, derr
+	}
 	if len(s) == 1 {
 		switch m {
 		case http.MethodPut:

@@ -29,18 +29,20 @@ const (
 
 // field is one mapped field (leaf, object or multi-field).
 type field struct {
-	Type          string
-	Params        map[string]any // parameters as given, returned by GET _mapping
-	Properties    map[string]*field
-	Fields        map[string]*field
-	Dynamic       string // objects only; "" inherits
-	IgnoreAbove   int
-	ScalingFactor float64
-	Index         bool
-	DocValues     bool
-	Formats       []string // date formats
-	FormatRaw     string
-	NullValue     any
+	Type           string
+	Params         map[string]any // parameters as given, returned by GET _mapping
+	Properties     map[string]*field
+	Fields         map[string]*field
+	Dynamic        string // objects only; "" inherits
+	IgnoreAbove    int
+	ScalingFactor  float64
+	Index          bool
+	DocValues      bool
+	Formats        []string // date formats
+	FormatRaw      string
+	NullValue      any
+	Analyzer       string // text: index analyzer (empty: standard)
+	SearchAnalyzer string
 }
 
 func (f *field) isNumeric() bool {
@@ -473,8 +475,14 @@ func parseField(prev *field, def map[string]any, path string) (*field, error) {
 		case "null_value":
 			f.NullValue = v
 		case "analyzer", "search_analyzer":
-			if s, _ := v.(string); s != "standard" && s != "default" {
+			s, _ := v.(string)
+			if !builtinAnalyzers[s] {
 				return nil, errUnsupported("analyzer [" + jsonString(v) + "] (field [" + path + "])")
+			}
+			if k == "analyzer" {
+				f.Analyzer = s
+			} else {
+				f.SearchAnalyzer = s
 			}
 		case "normalizer":
 			return nil, errUnsupported("keyword normalizer (field [" + path + "])")

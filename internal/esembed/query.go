@@ -93,6 +93,7 @@ var knownLeafParams = map[string]map[string]bool{
 	"term":         {"value": true, "boost": true, "_name": true, "case_insensitive": true},
 	"prefix":       {"value": true, "boost": true, "_name": true, "case_insensitive": true, "rewrite": true},
 	"wildcard":     {"value": true, "wildcard": true, "boost": true, "_name": true, "case_insensitive": true, "rewrite": true},
+	"regexp":       {"value": true, "flags": true, "flags_value": true, "boost": true, "_name": true, "case_insensitive": true, "rewrite": true, "max_determinized_states": true},
 	"match":        {"query": true, "operator": true, "minimum_should_match": true, "boost": true, "_name": true, "analyzer": true, "zero_terms_query": true, "lenient": true, "fuzziness": true, "prefix_length": true, "max_expansions": true, "fuzzy_transpositions": true, "auto_generate_synonyms_phrase_query": true},
 	"match_phrase": {"query": true, "slop": true, "boost": true, "_name": true, "analyzer": true, "zero_terms_query": true},
 	"range":        {"gt": true, "gte": true, "lt": true, "lte": true, "from": true, "to": true, "include_lower": true, "include_upper": true, "format": true, "time_zone": true, "boost": true, "_name": true, "relation": true},
@@ -117,7 +118,7 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 		}
 		n.boost = b
 		return n, nil
-	case "term", "prefix", "wildcard", "match", "match_phrase", "range":
+	case "term", "prefix", "wildcard", "regexp", "match", "match_phrase", "range":
 		field, val, err := singleField(kind, body)
 		if err != nil {
 			return nil, err
@@ -136,7 +137,7 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 				n.boost = b
 			}
 			switch kind {
-			case "term", "prefix":
+			case "term", "prefix", "regexp":
 				v, ok := obj["value"]
 				if !ok {
 					return nil, errParsing("[%s] query does not support [%s]", kind, field)
@@ -174,7 +175,7 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 						return nil, errUnsupported("[slop] in [match_phrase] query")
 					}
 				}
-				if a, ok := obj["analyzer"].(string); ok && a != "standard" && a != "default" && a != "keyword" {
+				if a, ok := obj["analyzer"].(string); ok && !builtinAnalyzers[a] {
 					return nil, errUnsupported("analyzer [" + a + "] in [" + kind + "] query")
 				}
 			}
@@ -212,8 +213,15 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 				}
 				arr, ok := v.([]any)
 				if !ok {
-					if _, isObj := v.(map[string]any); isObj {
-						return nil, errUnsupported("terms lookup")
+					if lk, isObj := v.(map[string]any); isObj {
+						idx, _ := lk["index"].(string)
+						path, _ := lk["path"].(string)
+						if idx == "" || path == "" || lk["id"] == nil {
+							return nil, errParsing("[terms] query lookup element requires specifying the index, the id and the path.")
+						}
+						n.field, found = k, true
+						n.params = map[string]any{"lookup_index": idx, "lookup_id": jsonString(lk["id"]), "lookup_path": path}
+						continue
 					}
 					return nil, errParsing("[terms] query does not support [%s]", k)
 				}
@@ -401,7 +409,7 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 			return nil, errParsing("[%s] requires 'query' field", kind)
 		}
 		return n, nil
-	case "query_string", "fuzzy", "regexp", "nested", "has_child", "has_parent", "script", "script_score",
+	case "query_string", "fuzzy", "nested", "has_child", "has_parent", "script", "script_score",
 		"function_score", "geo_distance", "geo_bounding_box", "more_like_this", "dis_max", "boosting",
 		"span_term", "span_near", "intervals", "distance_feature", "percolate", "knn", "pinned", "rank_feature",
 		"terms_set", "wrapper", "combined_fields", "match_bool_prefix", "match_phrase_prefix", "geo_shape", "shape", "semantic", "sparse_vector", "text_expansion":
@@ -413,9 +421,34 @@ func parseClause(kind string, body any) (*qnode, *esError) {
 
 // compiler turns qnodes into bleve queries for one index.
 type compiler struct {
+	e   *Engine
 	ix  *index
 	m   *mapping
 	now time.Time
+}
+
+// lookupTerms fetches the values of a terms lookup from a document (real-time, as
+// Elasticsearch's terms lookup reads with a GET).
+func (c *compiler) lookupTerms(index, id, path string) ([]any, *esError) {
+	if c.e == nil {
+		return nil, errUnsupported("terms lookup here")
+	}
+	ix, err := c.e.readIndex(index)
+	if err != nil {
+		return nil, err
+	}
+	g, gerr := ix.get(id)
+	if gerr != nil {
+		return nil, asESError(gerr)
+	}
+	if !g.found || g.src == nil {
+		return nil, nil
+	}
+	src, perr := parseSource(g.src)
+	if perr != nil {
+		return nil, asESError(perr)
+	}
+	return sourceValues(src, strings.Split(path, "."), nil), nil
 }
 
 func (c *compiler) shardErr(reason string, cause *esError) *esError {
@@ -449,6 +482,15 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		}
 		return withBoost(q, n.boost), nil
 	case "terms":
+		if lookupIdx, ok := n.params["lookup_index"].(string); ok {
+			vals, err := c.lookupTerms(lookupIdx, n.params["lookup_id"].(string), n.params["lookup_path"].(string))
+			if err != nil {
+				return nil, err
+			}
+			cp := *n
+			cp.values, cp.params = vals, nil
+			return c.compile(&cp)
+		}
 		if max := c.ix.settings.Load().maxTermsCount; len(n.values) > max {
 			return nil, c.shardErr("failed to create query: The number of terms ["+strconv.Itoa(len(n.values))+"] used in the Terms Query request has exceeded the allowed maximum of ["+strconv.Itoa(max)+"]. This maximum can be set by changing the [index.max_terms_count] index level setting.", nil)
 		}
@@ -476,7 +518,7 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		return c.existsQuery(n.field), nil
 	case "range":
 		return c.rangeQuery(n)
-	case "prefix", "wildcard":
+	case "prefix", "wildcard", "regexp":
 		s, ok := scalarString(n.value)
 		if !ok {
 			return nil, errParsing("[%s] query value must be a string", n.kind)
@@ -493,6 +535,18 @@ func (c *compiler) compile(n *qnode) (query.Query, *esError) {
 		}
 		if nt, _ := n.params["normalize_text"].(bool); nt && f.Type == typeText {
 			s = strings.ToLower(s)
+		}
+		if n.kind == "regexp" {
+			max := 1000
+			if v, err := strconv.Atoi(c.ix.settings.Load().flat["index.max_regex_length"]); err == nil {
+				max = v
+			}
+			if len(s) > max {
+				return nil, c.shardErr("failed to create query: The length of regex ["+strconv.Itoa(len(s))+"] used in the Regexp Query request has exceeded the allowed maximum of ["+strconv.Itoa(max)+"]. This maximum can be set by changing the [index.max_regex_length] index level setting.", nil)
+			}
+			q := query.NewRegexpQuery(s)
+			q.SetField(n.field)
+			return withBoost(q, n.boost), nil
 		}
 		if n.kind == "prefix" {
 			q := query.NewPrefixQuery(s)
@@ -923,7 +977,13 @@ func (c *compiler) matchQuery(fieldName string, v any, operator, msm string, boo
 	if !ok {
 		return nil, errParsing("[match] unknown token [START_OBJECT] after [query]")
 	}
-	terms := c.ix.an.analyzeText(s)
+	an := c.ix.an.forField(f, true)
+	if a, ok := params["analyzer"].(string); ok {
+		if named, ok := c.ix.an.byName[a]; ok {
+			an = named
+		}
+	}
+	terms := analyzeWith(an, s)
 	if len(terms) == 0 {
 		if z, _ := params["zero_terms_query"].(string); strings.EqualFold(z, "all") {
 			return query.NewMatchAllQuery(), nil
@@ -969,7 +1029,7 @@ func (c *compiler) phraseQuery(fieldName string, v any, boost float64) (query.Qu
 		return withBoost(q, boost), nil
 	}
 	s, _ := scalarString(v)
-	terms := c.ix.an.analyzeText(s)
+	terms := analyzeWith(c.ix.an.forField(f, true), s)
 	switch len(terms) {
 	case 0:
 		return matchNone(), nil

@@ -167,9 +167,7 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 		}
 		sr.query = n
 	}
-	if rq.param("scroll") != "" {
-		return nil, errUnsupported("scroll searches; use search_after")
-	}
+	scroll := rq.param("scroll") != ""
 	for _, k := range sortedKeys(body) {
 		v := body[k]
 		switch k {
@@ -269,7 +267,14 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 				return nil, err
 			}
 			sr.docValueFields = dv
-		case "highlight", "collapse", "script_fields", "suggest", "pit", "runtime_mappings", "knn", "rescore", "slice", "fields", "retriever", "rank", "ext":
+		case "rescore":
+			if rm, ok := v.(map[string]any); ok {
+				if ws, ok := toInt(rm["window_size"]); ok && ws > 10000 {
+					return nil, errSearchPhase(errIllegalArgument("Rescore window [%d] is too large. It must be less than [10000]. This prevents allocating massive heaps for storing the results to be rescored. This limit can be set by changing the [index.max_rescore_window] index level setting.", ws))
+				}
+			}
+			return nil, errUnsupported("search option [rescore]")
+		case "highlight", "collapse", "script_fields", "suggest", "pit", "runtime_mappings", "knn", "slice", "fields", "retriever", "rank", "ext":
 			return nil, errUnsupported("search option [" + k + "]")
 		default:
 			return nil, &esError{Status: 400, Type: "parsing_exception", Reason: "Unknown key for a " + keyToken(v) + " in [" + k + "].",
@@ -324,6 +329,9 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 			if perr != nil {
 				return nil, errIllegalArgument("Failed to parse int parameter [track_total_hits] with value [%s]", v)
 			}
+			if n < -1 {
+				return nil, errIllegalArgument("[track_total_hits] parameter must be positive or equals to -1, got %d", n)
+			}
 			sr.trackTotal = n
 		}
 	}
@@ -359,6 +367,12 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 			return nil, errIllegalArgument("Failed to parse int parameter [terminate_after] with value [%s]", v)
 		}
 		sr.terminateAfter = n
+	}
+	if scroll {
+		if sr.size > 10000 {
+			return nil, errSearchPhase(errIllegalArgument("Batch size is too large, size must be less than or equal to: [10000] but was [%d]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index setting.", sr.size))
+		}
+		return nil, errUnsupported("scroll searches; use search_after")
 	}
 	if sr.terminateAfter < 0 {
 		return nil, errIllegalArgument("terminateAfter must be > 0")
@@ -659,12 +673,6 @@ type searchOutcome struct {
 func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string][]map[string]any, sr *searchRequest) (*searchOutcome, *esError) {
 	now := time.Now()
 	window := sr.from + sr.size
-	for _, ix := range ixs {
-		if mrw := ix.settings.Load().maxResultWindow; window > mrw {
-			return nil, errSearchPhase(&esError{Status: 400, Type: "illegal_argument_exception", Index: ix.name, IndexUUID: ix.uuid,
-				Reason: "Result window is too large, from + size must be less than or equal to: [" + strconv.Itoa(mrw) + "] but was [" + strconv.Itoa(window) + "]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."})
-		}
-	}
 	sortByScore := len(sr.sort) == 0
 	for _, s := range sr.sort {
 		if s.field == "_score" {
@@ -675,10 +683,18 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 	var total uint64
 	aggParts := make([]map[string]*aggPartial, 0, len(ixs))
 	for _, ix := range ixs {
-		c := &compiler{ix: ix, m: ix.mapping.Load(), now: now}
+		c := &compiler{e: e, ix: ix, m: ix.mapping.Load(), now: now}
 		q, err := c.compile(sr.query)
 		if err != nil {
 			return nil, searchPhaseOf(err)
+		}
+		if mrw := ix.settings.Load().maxResultWindow; window > mrw {
+			return nil, errSearchPhase(&esError{Status: 400, Type: "illegal_argument_exception", Index: ix.name, IndexUUID: ix.uuid,
+				Reason: "Result window is too large, from + size must be less than or equal to: [" + strconv.Itoa(mrw) + "] but was [" + strconv.Itoa(window) + "]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."})
+		}
+		if max := maxDocValueFields(ix); len(sr.docValueFields) > max {
+			return nil, errSearchPhase(&esError{Status: 400, Type: "illegal_argument_exception", Index: ix.name, IndexUUID: ix.uuid,
+				Reason: "Trying to retrieve too many docvalue_fields. Must be less than or equal to: [" + strconv.Itoa(max) + "] but was [" + strconv.Itoa(len(sr.docValueFields)) + "]. This limit can be set by changing the [index.max_docvalue_fields_search] index level setting."})
 		}
 		if fl := filters[ix.name]; len(fl) > 0 {
 			var fqs []query.Query
@@ -765,8 +781,9 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 	out := &searchOutcome{total: total, hits: []any{}}
 	// Merge.
 	type cand struct {
-		p   *indexHits
-		hit *search.DocumentMatch
+		p    *indexHits
+		hit  *search.DocumentMatch
+		vals []any // rendered sort values
 	}
 	var all []cand
 	for i := range parts {
@@ -774,7 +791,14 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			if sr.minScore != nil && h.Score < *sr.minScore {
 				continue
 			}
-			all = append(all, cand{&parts[i], h})
+			var vals []any
+			if len(sr.sort) > 0 {
+				vals = make([]any, len(parts[i].specs))
+				for k, cs := range parts[i].specs {
+					vals[k] = sortValue(cs, h, k)
+				}
+			}
+			all = append(all, cand{&parts[i], h, vals})
 		}
 	}
 	if sr.minScore != nil {
@@ -791,8 +815,13 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		}
 	}
 	if len(parts) > 1 {
+		// Across indices, hits merge on their sort values as Elasticsearch prints them
+		// (an integer field's missing value is Integer.MAX_VALUE, a long's Long.MAX_VALUE).
 		sort.SliceStable(all, func(a, b int) bool {
-			return compareHits(all[a].p.specs, all[a].hit, all[b].hit, len(sr.sort) == 0) < 0
+			if len(sr.sort) == 0 {
+				return all[a].hit.Score > all[b].hit.Score
+			}
+			return compareSortValues(all[a].p.specs, all[a].vals, all[b].vals) < 0
 		})
 		if sr.from >= len(all) {
 			all = nil
@@ -852,11 +881,7 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			}
 		}
 		if len(sr.sort) > 0 {
-			vals := make([]any, len(c.p.specs))
-			for i, cs := range c.p.specs {
-				vals[i] = sortValue(cs, h, i)
-			}
-			hit["sort"] = vals
+			hit["sort"] = c.vals
 		}
 		out.hits = append(out.hits, hit)
 	}
@@ -878,29 +903,21 @@ func numField(h *search.DocumentMatch, name string) float64 {
 	return 0
 }
 
-// compareHits orders hits of different indices like bleve's collector does within one.
-func compareHits(specs []compiledSort, a, b *search.DocumentMatch, byScore bool) int {
-	if byScore {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return 0
-	}
+// compareSortValues orders two hits by their rendered sort values.
+func compareSortValues(specs []compiledSort, a, b []any) int {
 	for i, cs := range specs {
-		var c int
-		if cs.kind == "score" {
+		x, y := a[i], b[i]
+		if x == nil || y == nil {
 			switch {
-			case a.Score < b.Score:
-				c = -1
-			case a.Score > b.Score:
-				c = 1
+			case x == nil && y == nil:
+				continue
+			case (x == nil) == (cs.spec.missing != "_first"):
+				return 1
+			default:
+				return -1
 			}
-		} else {
-			c = strings.Compare(a.Sort[i], b.Sort[i])
 		}
+		c := compareValues(x, y)
 		if cs.spec.desc {
 			c = -c
 		}
@@ -909,6 +926,42 @@ func compareHits(specs []compiledSort, a, b *search.DocumentMatch, byScore bool)
 		}
 	}
 	return 0
+}
+
+func compareValues(x, y any) int {
+	if xi, ok := x.(int64); ok {
+		if yi, ok := y.(int64); ok {
+			switch {
+			case xi < yi:
+				return -1
+			case xi > yi:
+				return 1
+			}
+			return 0
+		}
+	}
+	xf, xok := toFloatAny(x)
+	yf, yok := toFloatAny(y)
+	if xok && yok {
+		switch {
+		case xf < yf:
+			return -1
+		case xf > yf:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(jsonString(x), jsonString(y))
+}
+
+func toFloatAny(v any) (float64, bool) {
+	switch t := v.(type) {
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
 }
 
 // searchPhaseOf wraps shard-level errors; request-level ones pass through.
@@ -923,3 +976,10 @@ func searchPhaseOf(err *esError) *esError {
 }
 
 var _ = json.Marshal
+
+func maxDocValueFields(ix *index) int {
+	if v, err := strconv.Atoi(ix.settings.Load().flat["index.max_docvalue_fields_search"]); err == nil {
+		return v
+	}
+	return 100
+}
