@@ -2,6 +2,8 @@ package search
 
 import (
 	"bytes"
+	"cmp"
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +74,9 @@ type metaColumn struct {
 	CurrencyField string `json:"currency_field"`
 	Facet         bool   `json:"facet"`
 	Metadata      bool   `json:"metadata"`
+	// Position orders the columns when given; otherwise _meta key order is used (which an
+	// engine may not preserve: the embedded one returns keys sorted).
+	Position *int `json:"position"`
 }
 
 type property struct {
@@ -96,6 +101,7 @@ func parseMapping(index string, mappings []byte) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: _meta.columns: %v", ErrMapping, index, err)
 	}
+	sortByPosition(names, metas)
 	t := &Table{Index: index, MappingVersion: m.Meta.MappingVersion, byName: map[string]int{}}
 	for i, name := range names {
 		meta := metas[i]
@@ -172,4 +178,24 @@ func orderedColumns(raw json.RawMessage) ([]string, []metaColumn, error) {
 		metas = append(metas, mc)
 	}
 	return names, metas, nil
+}
+
+// sortByPosition orders columns by their position; columns without one keep their relative
+// order after those with one.
+func sortByPosition(names []string, metas []metaColumn) {
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	pos := func(i int) int {
+		if p := metas[i].Position; p != nil {
+			return *p
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(pos(a), pos(b)) })
+	n2, m2 := slices.Clone(names), slices.Clone(metas)
+	for i, j := range idx {
+		names[i], metas[i] = n2[j], m2[j]
+	}
 }

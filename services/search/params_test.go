@@ -72,6 +72,21 @@ func TestParseMapping(t *testing.T) {
 	}
 }
 
+func TestColumnPosition(t *testing.T) {
+	m := `{"_meta":{"columns":{"b":{"position":2},"order_id":{},"a":{"position":1}}},"properties":{"a":{"type":"keyword"},"b":{"type":"keyword"},"order_id":{"type":"keyword"}}}`
+	tb, err := parseMapping("x", []byte(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range tb.Columns {
+		got = append(got, c.Name)
+	}
+	if want := []string{"a", "b", "order_id"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 func TestParseMappingRejects(t *testing.T) {
 	for name, m := range map[string]string{
 		"not json":      `{`,
