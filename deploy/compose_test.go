@@ -543,6 +543,9 @@ func TestEnvExample(t *testing.T) {
 	if len(example["KIBANA_ENCRYPTION_KEY"]) < 32 {
 		t.Error(".env.example: KIBANA_ENCRYPTION_KEY must be at least 32 characters")
 	}
+	if len(example["CURSOR_SECRET"]) < 16 {
+		t.Error(".env.example: CURSOR_SECRET must be at least 16 bytes (search --cursor-secret)")
+	}
 	gitignore := string(readFile(t, ".gitignore"))
 	if !regexp.MustCompile(`(?m)^/?\.env$`).MatchString(gitignore) {
 		t.Error(".gitignore does not ignore .env")
