@@ -139,7 +139,11 @@ func TestCursorPagingWhileWriting(t *testing.T) {
 	s := newStack(t)
 	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 3))
-	docs := genOrders(r, 600, false)
+	n := 600
+	if testing.Short() {
+		n = 200
+	}
+	docs := genOrders(r, n, false)
 	idx := s.createIndex("v1")
 	s.bulk(idx, docs, false)
 	s.point(idx)

@@ -252,11 +252,6 @@ function money(v, currency) {
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-function flag(code) {
-  if (!/^[A-Z]{2}$/.test(code)) return "";
-  return String.fromCodePoint(...[...code].map((ch) => 0x1f1a5 + ch.charCodeAt(0)));
-}
-
 function renderCell(td, c, item) {
   const v = item[c.name];
   if (v === undefined || v === null || v === "") {
@@ -289,11 +284,6 @@ function renderCell(td, c, item) {
     td.append(chip);
     return;
   }
-  if (c.name.endsWith("country")) {
-    const f = flag(String(v));
-    td.textContent = (f ? f + " " : "") + v;
-    return;
-  }
   td.textContent = String(v);
   if (c.name === "customer_name" && item.customer_deleted) {
     td.classList.add("deleted");
@@ -316,7 +306,8 @@ function renderFresh() {
   }
   const t = new Date(state.fresh);
   const age = Math.max(0, (Date.now() - t.getTime()) / 1000);
-  el.textContent = "fresh as of " + t.toLocaleTimeString() + " (" + ago(age) + ")";
+  const sameDay = t.toDateString() === new Date().toDateString();
+  el.textContent = "fresh as of " + (sameDay ? t.toLocaleTimeString() : dateFormat.format(t)) + " (" + ago(age) + ")";
   el.title = "Newest change indexed: " + state.fresh;
   el.className = "fresh " + (age < 60 ? "ok" : age < 600 ? "stale" : "old");
 }
@@ -374,7 +365,7 @@ function renderFilters() {
         b.className = "chip toggle" + (c.name === "status" ? " status-" + fv.value.replace(/[^a-z0-9_-]/gi, "") : "");
         b.setAttribute("aria-pressed", selected.has(fv.value) ? "true" : "false");
         b.dataset.value = fv.value;
-        b.textContent = (c.name.endsWith("country") && flag(fv.value) ? flag(fv.value) + " " : "") + fv.value;
+        b.textContent = fv.value;
         if (fv.count != null) {
           const n = document.createElement("span");
           n.className = "count";
