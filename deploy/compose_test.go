@@ -489,7 +489,59 @@ func TestComposeKafkaIsKRaftWithSASL(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"customers", "orders", "indexer"} {
+	// KRaft wiring: what the broker would refuse at start.
+	parse := func(v string) map[string]string {
+		out := map[string]string{}
+		for _, l := range strings.Split(v, ",") {
+			name, addr, _ := strings.Cut(l, "://")
+			out[name] = addr
+		}
+		return out
+	}
+	listeners, advertised := parse(deref(k["KAFKA_LISTENERS"])), parse(deref(k["KAFKA_ADVERTISED_LISTENERS"]))
+	port := func(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+	controller := deref(k["KAFKA_CONTROLLER_LISTENER_NAMES"])
+	if _, ok := listeners[controller]; !ok {
+		t.Errorf("kafka: controller listener %s is not in KAFKA_LISTENERS", controller)
+	}
+	if _, ok := advertised[controller]; ok {
+		t.Errorf("kafka: controller listener %s must not be advertised", controller)
+	}
+	if ib := deref(k["KAFKA_INTER_BROKER_LISTENER_NAME"]); advertised[ib] == "" {
+		t.Errorf("kafka: inter-broker listener %q is not advertised", ib)
+	}
+	for name, addr := range advertised {
+		if l, ok := listeners[name]; !ok || port(l) != port(addr) {
+			t.Errorf("kafka: advertised %s://%s has no listener on that port", name, addr)
+		}
+	}
+	for name := range listeners {
+		if protocols[name] == "" {
+			t.Errorf("kafka: listener %s has no security protocol", name)
+		}
+	}
+	voter := deref(k["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+	if id, addr, _ := strings.Cut(voter, "@"); id != deref(k["KAFKA_NODE_ID"]) || port(addr) != port(listeners[controller]) {
+		t.Errorf("kafka: quorum voters %q do not name node %s on the controller port", voter, deref(k["KAFKA_NODE_ID"]))
+	}
+	for key := range k {
+		if rest, ok := strings.CutPrefix(key, "KAFKA_LISTENER_NAME_"); ok {
+			if l, _, _ := strings.Cut(rest, "_"); listeners[l] == "" {
+				t.Errorf("kafka: %s configures listener %s, which does not exist", key, l)
+			}
+		}
+	}
+	if !strings.Contains(deref(k["KAFKA_SASL_ENABLED_MECHANISMS"]), "PLAIN") {
+		t.Error("kafka: PLAIN is not in KAFKA_SASL_ENABLED_MECHANISMS (the default is GSSAPI)")
+	}
+	mounted := false
+	for _, v := range p.Services["kafka"].Volumes {
+		mounted = mounted || v.Target == deref(k["KAFKA_LOG_DIRS"])
+	}
+	if !mounted {
+		t.Errorf("kafka: KAFKA_LOG_DIRS %s is not on a volume", deref(k["KAFKA_LOG_DIRS"]))
+	}
+	for _, name := range []string{"customers", "orders", "indexer", "reindex"} {
 		e := p.Services[name].Environment
 		if deref(e["KAFKA_SASL_MECHANISM"]) != "PLAIN" || deref(e["KAFKA_SASL_USER"]) == "" || deref(e["KAFKA_SASL_PASSWORD"]) == "" {
 			t.Errorf("%s: Kafka SASL settings missing", name)

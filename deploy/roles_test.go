@@ -73,6 +73,27 @@ func TestRolesAreLeastPrivilege(t *testing.T) {
 			t.Fatalf("role %s missing", name)
 		}
 	}
+	// The privilege names Elasticsearch 8 knows: a typo fails the setup service at start.
+	clusterPrivileges := []string{"all", "cancel_task", "create_snapshot", "grant_api_key", "manage", "manage_api_key",
+		"manage_ilm", "manage_index_templates", "manage_ingest_pipelines", "manage_own_api_key", "manage_pipeline",
+		"manage_security", "monitor", "monitor_snapshot", "read_ilm", "read_pipeline", "read_security", "none"}
+	indexPrivileges := []string{"all", "auto_configure", "create", "create_doc", "create_index", "delete", "delete_index",
+		"index", "maintenance", "manage", "manage_data_stream_lifecycle", "manage_follow_index", "manage_ilm",
+		"manage_leader_index", "monitor", "none", "read", "read_cross_cluster", "view_index_metadata", "write"}
+	for name, r := range roles {
+		for _, c := range r.Cluster {
+			if !slices.Contains(clusterPrivileges, c) {
+				t.Errorf("%s: unknown cluster privilege %q", name, c)
+			}
+		}
+		for _, ip := range r.Indices {
+			for _, p := range ip.Privileges {
+				if !slices.Contains(indexPrivileges, p) {
+					t.Errorf("%s: unknown index privilege %q on %v", name, p, ip.Names)
+				}
+			}
+		}
+	}
 	for name, r := range roles {
 		if r.Description == "" {
 			t.Errorf("%s: no description", name)

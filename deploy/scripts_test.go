@@ -104,6 +104,9 @@ func TestElasticsearchSetupScript(t *testing.T) {
 			t.Errorf("setup.sh printed %s", k)
 		}
 	}
+	if strings.Contains(out, "WARNING") {
+		t.Errorf("setup.sh warns although no placeholder is used:\n%s", out)
+	}
 	reqs := requests()
 	byPath := map[string]recorded{}
 	for _, r := range reqs {
@@ -154,6 +157,27 @@ func TestElasticsearchSetupScript(t *testing.T) {
 	}
 	if len(order) != 7 || order[0] != "/_security/user/kibana_system/_password" || !strings.HasPrefix(order[1], "/_security/role/") || !strings.HasPrefix(order[6], "/_security/user/") {
 		t.Errorf("request order %v", order)
+	}
+}
+
+func TestElasticsearchSetupScriptWarnsOnPlaceholders(t *testing.T) {
+	srv, _ := fakeServer(t, func(recorded) (int, string) { return 200, `{}` })
+	env := map[string]string{"ES_URL": srv.URL, "ROLES_DIR": filepath.Join(repoRoot(t), "deploy/elasticsearch/roles")}
+	example := parseEnvFile(t, ".env.example")
+	for k := range setupEnv {
+		env[k] = example[k]
+	}
+	out, err := runScript(t, "bash", "deploy/elasticsearch/setup.sh", env)
+	if err != nil {
+		t.Fatalf("setup.sh: %v\n%s", err, out)
+	}
+	for k := range setupEnv {
+		if !strings.Contains(out, "WARNING: "+k+" still has the public placeholder") {
+			t.Errorf("no warning for %s:\n%s", k, out)
+		}
+		if strings.Contains(out, example[k]) {
+			t.Errorf("setup.sh printed the value of %s", k)
+		}
 	}
 }
 

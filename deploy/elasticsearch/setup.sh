@@ -19,6 +19,14 @@ set -euo pipefail
 : "${ES_REINDEX_PASSWORD:?ES_REINDEX_PASSWORD is not set}"
 ROLES_DIR=${ROLES_DIR:-$(dirname "$0")/roles}
 
+# .env.example's placeholders work, so a first try needs no editing; say loudly that they are
+# public (the variable's name only, never its value).
+for var in ELASTIC_PASSWORD KIBANA_SYSTEM_PASSWORD ES_SEARCH_PASSWORD ES_INDEXER_PASSWORD ES_REINDEX_PASSWORD; do
+  if [[ ${!var} == change-me* ]]; then
+    echo "setup: WARNING: $var still has the public placeholder of .env.example; set a secret before exposing anything" >&2
+  fi
+done
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Credentials go to curl through a config file, not the command line (visible in ps).
