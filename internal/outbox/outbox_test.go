@@ -320,16 +320,37 @@ func TestRelayCrashRestart(t *testing.T) {
 		ids = append(ids, id)
 	}
 	committed := map[string]bool{}
+	var mu sync.Mutex
+	round := uint64(0)
+	// writeN commits n changes from 8 concurrent writers.
 	writeN := func(n int) {
-		for range n {
-			e, err := write(context.Background(), pool, ids[rng.IntN(len(ids))], 0, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			committed[e.ID] = true
+		round++
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wrng := rand.New(rand.NewPCG(seed, round<<8|uint64(w)))
+			wg.Go(func() {
+				for range n / 8 {
+					e, err := write(context.Background(), pool, ids[wrng.IntN(len(ids))], 0, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					committed[e.ID] = true
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
-	writeN(2000)
+	initial := 2000
+	if testing.Short() {
+		initial = 800
+	}
+	writeN(initial)
 	cons := outboxtest.Consume(t, brokers, events.TopicCustomers, entities)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRelayCrashHelper$", "-test.v")
@@ -339,7 +360,7 @@ func TestRelayCrashRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill it once it is busy publishing: some but not all events have arrived.
-	killAt := 200 + rng.IntN(1200)
+	killAt := initial/10 + rng.IntN(initial/2)
 	waitUntil(t, 60*time.Second, fmt.Sprintf("%d events from the helper relay", killAt), func() bool {
 		return cons.Distinct() >= killAt
 	})
@@ -367,4 +388,35 @@ func TestRelayCrashHelper(t *testing.T) {
 	}
 	r := newRelay(t, os.Getenv("OUTBOX_DB"), []string{os.Getenv("OUTBOX_BROKERS")}, func(c *outbox.Config) { c.BatchSize = 20 })
 	_ = r.Run(context.Background()) // runs until killed
+}
+
+// The relay's database session is killed (as by a failover or an idle-connection reaper):
+// it reconnects, takes the lock again and keeps publishing.
+func TestRelayReconnectsAfterSessionLoss(t *testing.T) {
+	url, pool := openDB(t)
+	brokers := testenv.KafkaBrokers(t)
+	r := newRelay(t, url, brokers, func(c *outbox.Config) { c.MaxBackoff = 200 * time.Millisecond })
+	runRelay(t, r)
+	waitUntil(t, 10*time.Second, "the relay to lead", r.Leader)
+	id := uuid.Must(uuid.NewV7()).String()
+	cons := outboxtest.Consume(t, brokers, events.TopicCustomers, map[string]bool{id: true})
+	want := map[string]bool{}
+	for round := range 3 {
+		var killed int
+		if err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1`, outbox.ApplicationName("test")).Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed == 0 {
+			t.Fatalf("round %d: found no relay session to kill", round)
+		}
+		e, err := write(context.Background(), pool, id, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e.ID] = true
+		cons.WaitFor(t, want, 30*time.Second)
+		waitUntil(t, 10*time.Second, "the relay to lead again", r.Leader)
+	}
+	cons.Check(t, nil)
 }

@@ -149,6 +149,9 @@ func NewRelay(cfg Config) (*Relay, error) {
 // Leader reports whether this relay currently holds the publishing lock.
 func (r *Relay) Leader() bool { return r.leader.Load() }
 
+// ApplicationName is the PostgreSQL application_name of the relay session of a service.
+func ApplicationName(service string) string { return "ordertable-outbox-relay-" + service }
+
 // errKafka marks failures on the Kafka side, which keep the database session (and the lock).
 type errKafka struct{ err error }
 
@@ -161,9 +164,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer r.closeProducer()
 	backoff := newBackoff(100*time.Millisecond, r.cfg.MaxBackoff)
 	for ctx.Err() == nil {
-		err := r.session(ctx)
+		led, err := r.session(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		if led { // a session that worked for a while starts the backoff afresh
+			backoff.reset()
 		}
 		r.mErrors.WithLabelValues("database").Inc()
 		d := backoff.next()
@@ -174,11 +180,17 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // session holds one database connection: it takes the lock, then publishes until the
-// connection fails or ctx ends.
-func (r *Relay) session(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, r.cfg.DatabaseURL)
+// connection fails or ctx ends. led reports whether it got the lock.
+func (r *Relay) session(ctx context.Context) (led bool, err error) {
+	pcfg, err := pgx.ParseConfig(r.cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return false, fmt.Errorf("database url: %w", err)
+	}
+	// Named so operators can see (and tests can find) the session holding the relay lock.
+	pcfg.RuntimeParams["application_name"] = ApplicationName(r.cfg.Name)
+	conn, err := pgx.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -189,7 +201,7 @@ func (r *Relay) session(ctx context.Context) error {
 	for {
 		var got bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.lockKey).Scan(&got); err != nil {
-			return fmt.Errorf("try advisory lock: %w", err)
+			return false, fmt.Errorf("try advisory lock: %w", err)
 		}
 		if got {
 			break
@@ -199,7 +211,7 @@ func (r *Relay) session(ctx context.Context) error {
 			waiting = true
 		}
 		if !sleep(ctx, r.cfg.LockRetryInterval) {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	r.leader.Store(true)
@@ -207,7 +219,7 @@ func (r *Relay) session(ctx context.Context) error {
 	defer func() { r.leader.Store(false); r.mLeader.Set(0) }()
 	r.log.Info("outbox relay: publishing")
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return true, fmt.Errorf("listen: %w", err)
 	}
 	kafkaBackoff := newBackoff(100*time.Millisecond, r.cfg.MaxBackoff)
 	for {
@@ -215,28 +227,28 @@ func (r *Relay) session(ctx context.Context) error {
 		var ke errKafka
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return true, ctx.Err()
 		case errors.As(err, &ke):
 			r.mErrors.WithLabelValues("kafka").Inc()
 			r.closeProducer()
 			d := kafkaBackoff.next()
 			r.log.Warn("outbox relay: publish failed; will retry", "err", err, "retry_in", d)
 			if !sleep(ctx, d) {
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 			continue
 		case err != nil:
-			return err
+			return true, err
 		}
 		kafkaBackoff.reset()
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.PollInterval)
 		_, err = conn.WaitForNotification(wctx)
 		cancel()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("wait for notification: %w", err)
+			return true, fmt.Errorf("wait for notification: %w", err)
 		}
 		// Notifications that piled up while publishing are all answered by the next drain.
 		r.discardNotifications(conn)
