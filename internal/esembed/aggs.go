@@ -229,16 +229,23 @@ func (c *compiler) runAggs(ctx context.Context, q query.Query, aggs []*aggSpec) 
 				}
 			}
 		case "value_count":
-			bq := query.NewBooleanQuery(nil, nil, nil)
-			bq.AddMust(q)
-			bq.AddFilter(c.existsQuery(a.field))
-			req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+			// Count values, not documents: the sum of the per-document doc-value terms.
+			req := bleve.NewSearchRequestOptions(q, 0, 0, false)
 			req.Score = "none"
+			fr := bleve.NewFacetRequest(a.field, 1<<30)
+			if p.numeric {
+				fr.SetPrefixFilter(string([]byte{numeric.ShiftStartInt64}))
+			}
+			req.AddFacet("v", fr)
 			res, err := c.ix.bidx.SearchInContext(ctx, req)
 			if err != nil {
 				return nil, &esError{Status: 500, Type: "exception", Reason: err.Error()}
 			}
-			p.count = res.Total
+			if fres := res.Facets["v"]; fres != nil && fres.Terms != nil {
+				for _, t := range fres.Terms.Terms() {
+					p.count += uint64(t.Count)
+				}
+			}
 		}
 	}
 	return out, nil

@@ -317,10 +317,10 @@ func (b *docBuilder) leaf(path string, f *field, v any) error {
 		if !ok {
 			return b.parseErr(path, f, v, nil)
 		}
-		b.markSeen(path)
 		if f.IgnoreAbove > 0 && len([]rune(s)) > f.IgnoreAbove {
-			return nil
+			return nil // not indexed: neither searchable nor "existing"
 		}
+		b.markSeen(path)
 		var opts bindex.FieldIndexingOptions
 		if f.Index {
 			opts |= bindex.IndexField

@@ -21,6 +21,7 @@ type sortSpec struct {
 	missing      string // "_last", "_first"
 	unmappedType string
 	format       string // dates: print sort values in this format
+	mode         string // multi-valued fields: "min" or "max" (default: min asc, max desc)
 }
 
 // searchRequest is a parsed _search / _count body plus URL parameters.
@@ -107,6 +108,7 @@ func parseSortValue(v any) ([]sortSpec, *esError) {
 							if ms != "min" && ms != "max" {
 								return nil, errUnsupported("sort mode [" + ms + "]")
 							}
+							s.mode = ms
 						case "format":
 							s.format = jsonString(pv)
 						case "numeric_type":
@@ -435,7 +437,7 @@ func (c *compiler) compileSort(specs []sortSpec) ([]compiledSort, search.SortOrd
 			missing = search.SortFieldMissingFirst
 		}
 		mode := search.SortFieldMin
-		if s.desc {
+		if s.mode == "max" || (s.mode == "" && s.desc) {
 			mode = search.SortFieldMax
 		}
 		switch s.field {
@@ -524,6 +526,30 @@ func (c *compiler) searchAfterValue(cs compiledSort, v any) (string, *esError) {
 	bad := func() *esError {
 		return errIllegalArgument("Failed to parse search_after value [%s] for field [%s]", jsonString(v), cs.spec.field)
 	}
+	// The substituted sort value of a missing field (sortValue) maps back to bleve's marker,
+	// so paging continues through the documents without a value.
+	marker := func(high bool) string {
+		if high {
+			return search.HighTerm
+		}
+		return search.LowTerm
+	}
+	if n, ok := v.(json.Number); ok {
+		s := n.String()
+		intType := cs.field != nil && (cs.field.Type == typeInteger || cs.field.Type == typeShort || cs.field.Type == typeByte)
+		switch {
+		case cs.kind == "long" && !intType && s == "9223372036854775807", intType && s == "2147483647":
+			return marker(true), nil
+		case cs.kind == "long" && !intType && s == "-9223372036854775808", intType && s == "-2147483648":
+			return marker(false), nil
+		case cs.kind == "double":
+			if f, err := n.Float64(); err == nil && f == math.MaxFloat64 {
+				return marker(true), nil
+			} else if err == nil && f == -math.MaxFloat64 {
+				return marker(false), nil
+			}
+		}
+	}
 	if cs.kind == "long" {
 		var i int64
 		switch t := v.(type) {
@@ -567,10 +593,9 @@ func sortValue(cs compiledSort, hit *search.DocumentMatch, i int) any {
 	}
 	dateFormat := cs.field != nil && cs.field.Type == typeDate && cs.spec.format != ""
 	if raw == search.HighTerm || raw == search.LowTerm {
+		// Bleve marks a missing value high exactly when Elasticsearch substitutes the
+		// largest value (_last ascending, _first descending).
 		high := raw == search.HighTerm
-		if cs.spec.desc {
-			high = !high
-		}
 		if dateFormat {
 			return nil
 		}
