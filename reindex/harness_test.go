@@ -26,6 +26,7 @@ import (
 // index on the engine, and an in-memory source.
 type harness struct {
 	t       testing.TB
+	url     string
 	client  *esindex.Client
 	es      es
 	src     *memSource
@@ -67,7 +68,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	table := strings.ToLower(testenv.UniqueName("rt"))
 	h := &harness{
-		t: t, client: client, es: es{c: client}, src: newMemSource(), table: table,
+		t: t, url: u, client: client, es: es{c: client}, src: newMemSource(), table: table,
 		alias: table, targets: table + "_targets", jobs: table + "-jobs", clock: &testClock{},
 	}
 	h.v1 = h.mapping("orders_v1.json")
@@ -133,6 +134,10 @@ func (h *harness) bootstrap(ctx context.Context) {
 // mustVerify runs a full verification of index against the source and fails on differences.
 func (h *harness) mustVerify(ctx context.Context, index string) *VerifyResult {
 	h.t.Helper()
+	// Counts are searches: make every write visible first.
+	if err := h.es.refresh(ctx, index); err != nil {
+		h.t.Fatal(err)
+	}
 	res, err := h.reindexer().Verify(ctx, VerifyOptions{Index: index, Mode: "full", Report: func(d Difference) {
 		h.t.Errorf("verify %s: %s %s %s", index, d.Kind, d.ID, d.Detail)
 	}})
@@ -240,7 +245,9 @@ func (f *fakeIndexer) step(ctx context.Context) error {
 		customers[o.CustomerID] = s.customers[o.CustomerID]
 	}
 	s.mu.Unlock()
-	return f.write(ctx, orders, customers, deletes)
+	// The changes are committed: like events in Kafka, they must be indexed even if the
+	// writers are being stopped.
+	return f.write(context.WithoutCancel(ctx), orders, customers, deletes)
 }
 
 // write indexes a batch the way the indexer does: targets read after the batch was fetched.
