@@ -595,6 +595,9 @@ func TestEnvExample(t *testing.T) {
 	if len(example["KIBANA_ENCRYPTION_KEY"]) < 32 {
 		t.Error(".env.example: KIBANA_ENCRYPTION_KEY must be at least 32 characters")
 	}
+	if r, n := example["INDEXER_REPLICAS"], example["KAFKA_PARTITIONS"]; len(r) > len(n) || len(r) == len(n) && r > n {
+		t.Errorf(".env.example: INDEXER_REPLICAS=%s above KAFKA_PARTITIONS=%s", r, n)
+	}
 	if len(example["CURSOR_SECRET"]) < 16 {
 		t.Error(".env.example: CURSOR_SECRET must be at least 16 bytes (search --cursor-secret)")
 	}
