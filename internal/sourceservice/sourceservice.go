@@ -72,13 +72,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Frame is a prepared service: database pool, HTTP server and relay.
+// Frame is a prepared service: database pool, HTTP server and relay. Services embed it, so
+// its exported methods (Handler, Serve, RunRelay, Relay, Close) are theirs.
 type Frame struct {
-	Pool  *pgxpool.Pool
-	HTTP  *httpserver.Server
-	API   *gin.RouterGroup
-	Auth  gin.HandlerFunc
-	Relay *outbox.Relay // nil when Kafka is not configured
+	pool  *pgxpool.Pool
+	http  *httpserver.Server
+	api   *gin.RouterGroup
+	auth  gin.HandlerFunc
+	relay *outbox.Relay // nil when Kafka is not configured
 	log   *slog.Logger
 	name  string
 }
@@ -115,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Frame, error) {
 			return nil
 		},
 	})
-	f := &Frame{Pool: pool, HTTP: srv, API: srv.Engine.Group("/v1"), Auth: entityapi.RequireToken(cfg.AuthToken), log: log, name: cfg.Name}
+	f := &Frame{pool: pool, http: srv, api: srv.Engine.Group("/v1"), auth: entityapi.RequireToken(cfg.AuthToken), log: log, name: cfg.Name}
 	if len(cfg.OpenAPI) > 0 {
 		doc := cfg.OpenAPI
 		srv.Engine.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", doc) })
@@ -126,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Frame, error) {
 		if rc.Registerer == nil {
 			rc.Registerer = srv.Registry
 		}
-		if f.Relay, err = outbox.NewRelay(rc); err != nil {
+		if f.relay, err = outbox.NewRelay(rc); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 		}
@@ -136,34 +137,47 @@ func Open(ctx context.Context, cfg Config) (*Frame, error) {
 	return f, nil
 }
 
-// Serve runs the HTTP server on ln and the outbox relay until ctx is cancelled; it returns
-// the first failure, after stopping both.
+// Pool is the service's database pool (for the service's store).
+func (f *Frame) Pool() *pgxpool.Pool { return f.pool }
+
+// Routes registers the service's API under /v1; auth guards the write routes.
+func (f *Frame) Routes(register func(api gin.IRouter, auth gin.HandlerFunc)) { register(f.api, f.auth) }
+
+// Handler is the HTTP API (with /healthz, /readyz, /metrics and /openapi.json), for serving
+// it yourself (e.g. httptest) together with RunRelay.
+func (f *Frame) Handler() http.Handler { return f.http.Engine }
+
+// Relay is the outbox relay, or nil without Kafka brokers.
+func (f *Frame) Relay() *outbox.Relay { return f.relay }
+
+// Serve serves the API on ln and runs the outbox relay until ctx is cancelled; it returns the
+// first failure, after stopping both.
 func (f *Frame) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	if f.Relay != nil {
-		wg.Go(func() { _ = f.Relay.Run(ctx) })
+	if f.relay != nil {
+		wg.Go(func() { _ = f.relay.Run(ctx) })
 	}
 	f.log.Info("serving", "addr", "http://"+ln.Addr().String())
-	err := f.HTTP.Serve(ctx, ln)
+	err := f.http.Serve(ctx, ln)
 	cancel()
 	wg.Wait()
 	return err
 }
 
-// RunRelay runs only the relay until ctx ends (for callers that serve Handler themselves).
+// RunRelay runs only the outbox relay until ctx is cancelled (when serving Handler yourself).
 func (f *Frame) RunRelay(ctx context.Context) error {
-	if f.Relay == nil {
+	if f.relay == nil {
 		return errors.New(f.name + ": no Kafka brokers configured")
 	}
-	return f.Relay.Run(ctx)
+	return f.relay.Run(ctx)
 }
 
 // Close releases the database pool. Call it after Serve returned.
 func (f *Frame) Close() {
 	done := make(chan struct{})
-	go func() { f.Pool.Close(); close(done) }()
+	go func() { f.pool.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

@@ -110,68 +110,45 @@ func TestErrors(t *testing.T) {
 	one := base + "/v1/customers/" + c.ID
 	missing := base + "/v1/customers/01932f4e-0000-7000-8000-000000000000"
 	big := `{"name":"` + strings.Repeat("x", 1<<20) + `","email":"a@b.co","country":"DE"}`
-	cases := []struct {
-		name, method, url, body string
-		headers                 []string
-		status                  int
-		code                    string
-		fields                  []string
-	}{
-		{"malformed json", "POST", base + "/v1/customers", `{"name":`, nil, 400, "bad_request", nil},
-		{"not an object", "POST", base + "/v1/customers", `[1,2]`, nil, 400, "bad_request", nil},
-		{"empty body", "POST", base + "/v1/customers", ``, nil, 400, "bad_request", nil},
-		{"trailing data", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DE"} {}`, nil, 400, "bad_request", nil},
-		{"unknown field", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DE","vip":true}`, nil, 400, "bad_request", []string{"vip"}},
-		{"wrong type", "POST", base + "/v1/customers", `{"name":7,"email":"a@b.co","country":"DE"}`, nil, 400, "bad_request", []string{"name"}},
-		{"all fields invalid", "POST", base + "/v1/customers", `{"name":"","email":"nope","country":"XX"}`, nil, 422, "validation_failed", []string{"name", "email", "country"}},
-		{"missing fields", "POST", base + "/v1/customers", `{}`, nil, 422, "validation_failed", []string{"name", "email", "country"}},
-		{"email display name", "POST", base + "/v1/customers", `{"name":"a","email":"A <a@b.co>","country":"DE"}`, nil, 422, "validation_failed", []string{"email"}},
-		{"email no dot", "POST", base + "/v1/customers", `{"name":"a","email":"a@localhost","country":"DE"}`, nil, 422, "validation_failed", []string{"email"}},
-		{"country alpha-3", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DEU"}`, nil, 422, "validation_failed", []string{"country"}},
-		{"name too long", "POST", base + "/v1/customers", `{"name":"` + strings.Repeat("n", 201) + `","email":"a@b.co","country":"DE"}`, nil, 422, "validation_failed", []string{"name"}},
-		{"body too large", "POST", base + "/v1/customers", big, nil, 413, "body_too_large", nil},
-		{"patch too large", "PATCH", one, big, nil, 413, "body_too_large", nil},
-		{"patch null", "PATCH", one, `{"name":null}`, nil, 422, "validation_failed", []string{"name"}},
-		{"patch invalid", "PATCH", one, `{"country":"ZZ","email":"x"}`, nil, 422, "validation_failed", []string{"email", "country"}},
-		{"patch unknown field", "PATCH", one, `{"nickname":"g"}`, nil, 400, "bad_request", []string{"nickname"}},
-		{"patch malformed", "PATCH", one, `{"name"}`, nil, 400, "bad_request", nil},
-		{"patch stale version", "PATCH", one, `{"name":"G"}`, []string{"If-Match: 7"}, 412, "version_mismatch", nil},
-		{"patch bad if-match", "PATCH", one, `{"name":"G"}`, []string{"If-Match: soon"}, 400, "bad_request", []string{"If-Match"}},
-		{"delete stale version", "DELETE", one, ``, []string{`If-Match: "2"`}, 412, "version_mismatch", nil},
-		{"get unknown", "GET", missing, ``, nil, 404, "not_found", nil},
-		{"get non-uuid", "GET", base + "/v1/customers/42", ``, nil, 404, "not_found", nil},
-		{"patch unknown", "PATCH", missing, `{"name":"G"}`, nil, 404, "not_found", nil},
-		{"delete unknown", "DELETE", missing, ``, nil, 404, "not_found", nil},
-		{"list bad limit", "GET", base + "/v1/customers?limit=1001", ``, nil, 400, "bad_request", []string{"limit"}},
-		{"list zero limit", "GET", base + "/v1/customers?limit=0", ``, nil, 400, "bad_request", []string{"limit"}},
-		{"list bad cursor", "GET", base + "/v1/customers?after=abc", ``, nil, 400, "bad_request", []string{"after"}},
-		{"list unknown param", "GET", base + "/v1/customers?sort=name", ``, nil, 400, "bad_request", []string{"sort"}},
-		{"ids with after", "GET", base + "/v1/customers?ids=" + c.ID + "&after=" + c.ID, ``, nil, 400, "bad_request", []string{"ids"}},
-		{"ids malformed", "GET", base + "/v1/customers?ids=" + c.ID + ",x", ``, nil, 400, "bad_request", []string{"ids"}},
-		{"too many ids", "GET", base + "/v1/customers?ids=" + manyIDs(1001), ``, nil, 400, "bad_request", []string{"ids"}},
-		{"method not allowed", "PUT", one, `{}`, nil, 405, "method_not_allowed", nil},
-		{"no route", "GET", base + "/v2/customers", ``, nil, 404, "not_found", nil},
+	cases := []st.ErrorCase{
+		st.Case("malformed json", "POST", base + "/v1/customers", `{"name":`, nil, 400, "bad_request", nil),
+		st.Case("not an object", "POST", base + "/v1/customers", `[1,2]`, nil, 400, "bad_request", nil),
+		st.Case("empty body", "POST", base + "/v1/customers", ``, nil, 400, "bad_request", nil),
+		st.Case("trailing data", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DE"} {}`, nil, 400, "bad_request", nil),
+		st.Case("unknown field", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DE","vip":true}`, nil, 400, "bad_request", []string{"vip"}),
+		st.Case("wrong type", "POST", base + "/v1/customers", `{"name":7,"email":"a@b.co","country":"DE"}`, nil, 400, "bad_request", []string{"name"}),
+		st.Case("all fields invalid", "POST", base + "/v1/customers", `{"name":"","email":"nope","country":"XX"}`, nil, 422, "validation_failed", []string{"name", "email", "country"}),
+		st.Case("missing fields", "POST", base + "/v1/customers", `{}`, nil, 422, "validation_failed", []string{"name", "email", "country"}),
+		st.Case("email display name", "POST", base + "/v1/customers", `{"name":"a","email":"A <a@b.co>","country":"DE"}`, nil, 422, "validation_failed", []string{"email"}),
+		st.Case("email no dot", "POST", base + "/v1/customers", `{"name":"a","email":"a@localhost","country":"DE"}`, nil, 422, "validation_failed", []string{"email"}),
+		st.Case("country alpha-3", "POST", base + "/v1/customers", `{"name":"a","email":"a@b.co","country":"DEU"}`, nil, 422, "validation_failed", []string{"country"}),
+		st.Case("name too long", "POST", base + "/v1/customers", `{"name":"` + strings.Repeat("n", 201) + `","email":"a@b.co","country":"DE"}`, nil, 422, "validation_failed", []string{"name"}),
+		st.Case("body too large", "POST", base + "/v1/customers", big, nil, 413, "body_too_large", nil),
+		st.Case("patch too large", "PATCH", one, big, nil, 413, "body_too_large", nil),
+		st.Case("patch null", "PATCH", one, `{"name":null}`, nil, 422, "validation_failed", []string{"name"}),
+		st.Case("patch invalid", "PATCH", one, `{"country":"ZZ","email":"x"}`, nil, 422, "validation_failed", []string{"email", "country"}),
+		st.Case("patch unknown field", "PATCH", one, `{"nickname":"g"}`, nil, 400, "bad_request", []string{"nickname"}),
+		st.Case("patch malformed", "PATCH", one, `{"name"}`, nil, 400, "bad_request", nil),
+		st.Case("patch stale version", "PATCH", one, `{"name":"G"}`, []string{"If-Match: 7"}, 412, "version_mismatch", nil),
+		st.Case("patch bad if-match", "PATCH", one, `{"name":"G"}`, []string{"If-Match: soon"}, 400, "bad_request", []string{"If-Match"}),
+		st.Case("delete stale version", "DELETE", one, ``, []string{`If-Match: "2"`}, 412, "version_mismatch", nil),
+		st.Case("get unknown", "GET", missing, ``, nil, 404, "not_found", nil),
+		st.Case("get non-uuid", "GET", base + "/v1/customers/42", ``, nil, 404, "not_found", nil),
+		st.Case("patch unknown", "PATCH", missing, `{"name":"G"}`, nil, 404, "not_found", nil),
+		st.Case("delete unknown", "DELETE", missing, ``, nil, 404, "not_found", nil),
+		st.Case("list bad limit", "GET", base + "/v1/customers?limit=1001", ``, nil, 400, "bad_request", []string{"limit"}),
+		st.Case("list zero limit", "GET", base + "/v1/customers?limit=0", ``, nil, 400, "bad_request", []string{"limit"}),
+		st.Case("list bad cursor", "GET", base + "/v1/customers?after=abc", ``, nil, 400, "bad_request", []string{"after"}),
+		st.Case("list unknown param", "GET", base + "/v1/customers?sort=name", ``, nil, 400, "bad_request", []string{"sort"}),
+		st.Case("ids with after", "GET", base + "/v1/customers?ids=" + c.ID + "&after=" + c.ID, ``, nil, 400, "bad_request", []string{"ids"}),
+		st.Case("ids malformed", "GET", base + "/v1/customers?ids=" + c.ID + ",x", ``, nil, 400, "bad_request", []string{"ids"}),
+		st.Case("too many ids", "GET", base + "/v1/customers?ids=" + manyIDs(1001), ``, nil, 400, "bad_request", []string{"ids"}),
+		st.Case("method not allowed", "PUT", one, `{}`, nil, 405, "method_not_allowed", nil),
+		st.Case("no route", "GET", base + "/v2/customers", ``, nil, 404, "not_found", nil),
 	}
 	before := st.Outbox(t, db)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := st.Do(t, tc.method, tc.url, tc.body, tc.headers...)
-			if r.Status != tc.status {
-				t.Fatalf("got status %d (%s), want %d", r.Status, r.Body, tc.status)
-			}
-			e := r.Error(t)
-			if e.Code != tc.code {
-				t.Fatalf("got code %q, want %q", e.Code, tc.code)
-			}
-			var fields []string
-			for _, d := range e.Details {
-				fields = append(fields, d.Field)
-			}
-			if fmt.Sprint(fields) != fmt.Sprint(tc.fields) {
-				t.Fatalf("got detail fields %v, want %v (%s)", fields, tc.fields, r.Body)
-			}
-		})
-	}
+	st.RunErrorCases(t, cases)
+
 	if after := st.Outbox(t, db); len(after) != len(before) {
 		t.Fatalf("failed requests emitted events: outbox went from %d to %d", len(before), len(after))
 	}

@@ -20,9 +20,9 @@ func (s *Service) resource() entityapi.Resource[Customer] {
 		Path:     "/customers",
 		ID:       func(c Customer) string { return c.ID },
 		Version:  func(c Customer) int64 { return c.Version },
-		Get:      s.store.get,
-		List:     s.store.list,
-		BatchGet: s.store.batchGet,
+		Get:      s.store.Get,
+		List:     s.store.List,
+		BatchGet: s.store.BatchGet,
 		Create: func(c *gin.Context) (Customer, error) {
 			var in CreateInput
 			if err := entityapi.DecodeJSON(c, &in); err != nil {
@@ -40,12 +40,12 @@ func (s *Service) resource() entityapi.Resource[Customer] {
 				return Customer{}, err
 			}
 			at := now()
-			return s.store.update(c, id, want, func(cur Customer) (Customer, bool, error) {
+			return s.store.update(c, id, want, at, func(cur Customer) (Customer, bool, error) {
 				return applyPatch(cur, p, at)
 			})
 		},
 		Delete: func(ctx context.Context, id string, want int64) error {
-			return s.store.remove(ctx, id, want, now())
+			return s.store.Delete(ctx, id, want, now())
 		},
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"embed"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/internal/kafkaconfig"
@@ -32,9 +30,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Service is a running CustomerService: database, HTTP API and outbox relay.
+// Service is a running CustomerService: database, HTTP API and outbox relay. Its Handler,
+// Serve, RunRelay, Relay and Close come from the shared source-service frame.
 type Service struct {
-	frame *sourceservice.Frame
+	*sourceservice.Frame
 	store *store
 }
 
@@ -60,22 +59,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{frame: f, store: &store{pool: f.Pool}}
-	s.resource().Register(f.API, f.Auth)
+	s := &Service{Frame: f, store: newStore(f.Pool())}
+	f.Routes(s.resource().Register)
 	return s, nil
 }
-
-// Handler is the HTTP API (with /healthz, /readyz, /metrics and /openapi.json).
-func (s *Service) Handler() http.Handler { return s.frame.HTTP.Engine }
-
-// Serve serves the API on ln and runs the outbox relay until ctx is cancelled.
-func (s *Service) Serve(ctx context.Context, ln net.Listener) error { return s.frame.Serve(ctx, ln) }
-
-// RunRelay runs only the outbox relay until ctx is cancelled (when serving Handler yourself).
-func (s *Service) RunRelay(ctx context.Context) error { return s.frame.RunRelay(ctx) }
-
-// Relay is the outbox relay, or nil without Kafka.
-func (s *Service) Relay() *outbox.Relay { return s.frame.Relay }
-
-// Close releases the database pool.
-func (s *Service) Close() { s.frame.Close() }

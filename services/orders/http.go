@@ -21,9 +21,9 @@ func (s *Service) resource() entityapi.Resource[Order] {
 		Path:     "/orders",
 		ID:       func(o Order) string { return o.ID },
 		Version:  func(o Order) int64 { return o.Version },
-		Get:      s.store.get,
-		List:     s.store.list,
-		BatchGet: s.store.batchGet,
+		Get:      s.store.Get,
+		List:     s.store.List,
+		BatchGet: s.store.BatchGet,
 		Create: func(c *gin.Context) (Order, error) {
 			var in CreateInput
 			if err := entityapi.DecodeJSON(c, &in); err != nil {
@@ -47,7 +47,7 @@ func (s *Service) resource() entityapi.Resource[Order] {
 			// The customer is checked outside the transaction so no row lock is held during
 			// an HTTP call; the check runs only when the customer actually changes.
 			if p.CustomerID.Set && !p.CustomerID.Null {
-				cur, err := s.store.get(c, id)
+				cur, err := s.store.Get(c, id)
 				if err != nil {
 					return Order{}, err
 				}
@@ -61,12 +61,12 @@ func (s *Service) resource() entityapi.Resource[Order] {
 					}
 				}
 			}
-			return s.store.update(c, id, want, func(cur Order) (Order, bool, error) {
+			return s.store.update(c, id, want, at, func(cur Order) (Order, bool, error) {
 				return applyPatch(cur, p, at)
 			})
 		},
 		Delete: func(ctx context.Context, id string, want int64) error {
-			return s.store.remove(ctx, id, want, now())
+			return s.store.Delete(ctx, id, want, now())
 		},
 	}
 }

@@ -134,57 +134,34 @@ func TestErrors(t *testing.T) {
 	body := func(fields string) string {
 		return fmt.Sprintf(`{"customer_id":%q,%s}`, e.customer.ID, fields)
 	}
-	cases := []struct {
-		name, method, url, body string
-		headers                 []string
-		status                  int
-		code                    string
-		fields                  []string
-	}{
-		{"malformed", "POST", e.orders + "/v1/orders", `{"total":`, nil, 400, "bad_request", nil},
-		{"unknown field", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","discount":"5"`), nil, 400, "bad_request", []string{"discount"}},
-		{"total as number", "POST", e.orders + "/v1/orders", body(`"total":12.5,"currency":"EUR"`), nil, 400, "bad_request", []string{"total"}},
-		{"placed_at not a time", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","placed_at":"yesterday"`), nil, 400, "bad_request", nil},
-		{"missing everything", "POST", e.orders + "/v1/orders", `{}`, nil, 422, "validation_failed", []string{"customer_id", "currency", "total"}},
-		{"all invalid", "POST", e.orders + "/v1/orders", `{"customer_id":"x","status":"lost","total":"-1","currency":"EURO"}`, nil, 422, "validation_failed", []string{"customer_id", "status", "currency", "total"}},
-		{"total exponent", "POST", e.orders + "/v1/orders", body(`"total":"1e3","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}},
-		{"total leading zero", "POST", e.orders + "/v1/orders", body(`"total":"01.00","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}},
-		{"total too precise for JPY", "POST", e.orders + "/v1/orders", body(`"total":"100.5","currency":"JPY"`), nil, 422, "validation_failed", []string{"total"}},
-		{"total too large", "POST", e.orders + "/v1/orders", body(`"total":"1234567890123456","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}},
-		{"placed_at far future", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","placed_at":"2999-01-01T00:00:00Z"`), nil, 422, "validation_failed", []string{"placed_at"}},
-		{"unknown customer", "POST", e.orders + "/v1/orders", fmt.Sprintf(`{"customer_id":%q,"total":"1","currency":"EUR"}`, unknownCustomer), nil, 422, "validation_failed", []string{"customer_id"}},
-		{"move to unknown customer", "PATCH", one, fmt.Sprintf(`{"customer_id":%q}`, unknownCustomer), nil, 422, "validation_failed", []string{"customer_id"}},
-		{"clear placed_at of a paid order", "PATCH", one, `{"status":"paid","placed_at":null}`, nil, 422, "validation_failed", []string{"placed_at"}},
-		{"patch null status", "PATCH", one, `{"status":null}`, nil, 422, "validation_failed", []string{"status"}},
-		{"patch bad currency", "PATCH", one, `{"currency":"XYZ"}`, nil, 422, "validation_failed", []string{"currency"}},
-		{"patch stale", "PATCH", one, `{"status":"paid"}`, []string{"If-Match: 9"}, 412, "version_mismatch", nil},
-		{"delete stale", "DELETE", one, ``, []string{"If-Match: 9"}, 412, "version_mismatch", nil},
-		{"get unknown", "GET", e.orders + "/v1/orders/" + unknownCustomer, ``, nil, 404, "not_found", nil},
-		{"patch unknown", "PATCH", e.orders + "/v1/orders/" + unknownCustomer, `{"status":"paid"}`, nil, 404, "not_found", nil},
-		{"delete unknown", "DELETE", e.orders + "/v1/orders/" + unknownCustomer, ``, nil, 404, "not_found", nil},
-		{"too large", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","status":"` + strings.Repeat("x", 1<<20) + `"`), nil, 413, "body_too_large", nil},
-		{"list bad before", "GET", e.orders + "/v1/orders?before=PO-1", ``, nil, 400, "bad_request", []string{"before"}},
+	cases := []st.ErrorCase{
+		st.Case("malformed", "POST", e.orders + "/v1/orders", `{"total":`, nil, 400, "bad_request", nil),
+		st.Case("unknown field", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","discount":"5"`), nil, 400, "bad_request", []string{"discount"}),
+		st.Case("total as number", "POST", e.orders + "/v1/orders", body(`"total":12.5,"currency":"EUR"`), nil, 400, "bad_request", []string{"total"}),
+		st.Case("placed_at not a time", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","placed_at":"yesterday"`), nil, 400, "bad_request", nil),
+		st.Case("missing everything", "POST", e.orders + "/v1/orders", `{}`, nil, 422, "validation_failed", []string{"customer_id", "currency", "total"}),
+		st.Case("all invalid", "POST", e.orders + "/v1/orders", `{"customer_id":"x","status":"lost","total":"-1","currency":"EURO"}`, nil, 422, "validation_failed", []string{"customer_id", "status", "currency", "total"}),
+		st.Case("total exponent", "POST", e.orders + "/v1/orders", body(`"total":"1e3","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}),
+		st.Case("total leading zero", "POST", e.orders + "/v1/orders", body(`"total":"01.00","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}),
+		st.Case("total too precise for JPY", "POST", e.orders + "/v1/orders", body(`"total":"100.5","currency":"JPY"`), nil, 422, "validation_failed", []string{"total"}),
+		st.Case("total too large", "POST", e.orders + "/v1/orders", body(`"total":"1234567890123456","currency":"EUR"`), nil, 422, "validation_failed", []string{"total"}),
+		st.Case("placed_at far future", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","placed_at":"2999-01-01T00:00:00Z"`), nil, 422, "validation_failed", []string{"placed_at"}),
+		st.Case("unknown customer", "POST", e.orders + "/v1/orders", fmt.Sprintf(`{"customer_id":%q,"total":"1","currency":"EUR"}`, unknownCustomer), nil, 422, "validation_failed", []string{"customer_id"}),
+		st.Case("move to unknown customer", "PATCH", one, fmt.Sprintf(`{"customer_id":%q}`, unknownCustomer), nil, 422, "validation_failed", []string{"customer_id"}),
+		st.Case("clear placed_at of a paid order", "PATCH", one, `{"status":"paid","placed_at":null}`, nil, 422, "validation_failed", []string{"placed_at"}),
+		st.Case("patch null status", "PATCH", one, `{"status":null}`, nil, 422, "validation_failed", []string{"status"}),
+		st.Case("patch bad currency", "PATCH", one, `{"currency":"XYZ"}`, nil, 422, "validation_failed", []string{"currency"}),
+		st.Case("patch stale", "PATCH", one, `{"status":"paid"}`, []string{"If-Match: 9"}, 412, "version_mismatch", nil),
+		st.Case("delete stale", "DELETE", one, ``, []string{"If-Match: 9"}, 412, "version_mismatch", nil),
+		st.Case("get unknown", "GET", e.orders + "/v1/orders/" + unknownCustomer, ``, nil, 404, "not_found", nil),
+		st.Case("patch unknown", "PATCH", e.orders + "/v1/orders/" + unknownCustomer, `{"status":"paid"}`, nil, 404, "not_found", nil),
+		st.Case("delete unknown", "DELETE", e.orders + "/v1/orders/" + unknownCustomer, ``, nil, 404, "not_found", nil),
+		st.Case("too large", "POST", e.orders + "/v1/orders", body(`"total":"1","currency":"EUR","status":"` + strings.Repeat("x", 1<<20) + `"`), nil, 413, "body_too_large", nil),
+		st.Case("list bad before", "GET", e.orders + "/v1/orders?before=PO-1", ``, nil, 400, "bad_request", []string{"before"}),
 	}
 	before := len(st.Outbox(t, e.ordersDB))
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := st.Do(t, tc.method, tc.url, tc.body, tc.headers...)
-			if r.Status != tc.status {
-				t.Fatalf("got status %d (%s), want %d", r.Status, r.Body, tc.status)
-			}
-			er := r.Error(t)
-			if er.Code != tc.code {
-				t.Fatalf("got code %q, want %q", er.Code, tc.code)
-			}
-			var fields []string
-			for _, d := range er.Details {
-				fields = append(fields, d.Field)
-			}
-			if fmt.Sprint(fields) != fmt.Sprint(tc.fields) {
-				t.Fatalf("got detail fields %v, want %v (%s)", fields, tc.fields, r.Body)
-			}
-		})
-	}
+	st.RunErrorCases(t, cases)
+
 	if after := len(st.Outbox(t, e.ordersDB)); after != before {
 		t.Fatalf("failed requests emitted events: %d -> %d", before, after)
 	}

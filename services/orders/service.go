@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/ordertable/ordertable/internal/entityapi"
@@ -43,9 +41,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Service is a running PurchaseOrderService: database, HTTP API and outbox relay.
+// Service is a running PurchaseOrderService: database, HTTP API and outbox relay. Its
+// Handler, Serve, RunRelay, Relay and Close come from the shared source-service frame.
 type Service struct {
-	frame     *sourceservice.Frame
+	*sourceservice.Frame
 	store     *store
 	customers CustomerDirectory
 }
@@ -81,22 +80,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		hc.Timeout = 5 * time.Second
 		dir = &customerService{client: customers.NewClient(cfg.CustomersURL, cfg.CustomersToken, hc), url: cfg.CustomersURL}
 	}
-	s := &Service{frame: f, store: &store{pool: f.Pool}, customers: dir}
-	s.resource().Register(f.API, f.Auth)
+	s := &Service{Frame: f, store: newStore(f.Pool()), customers: dir}
+	f.Routes(s.resource().Register)
 	return s, nil
 }
-
-// Handler is the HTTP API (with /healthz, /readyz, /metrics and /openapi.json).
-func (s *Service) Handler() http.Handler { return s.frame.HTTP.Engine }
-
-// Serve serves the API on ln and runs the outbox relay until ctx is cancelled.
-func (s *Service) Serve(ctx context.Context, ln net.Listener) error { return s.frame.Serve(ctx, ln) }
-
-// RunRelay runs only the outbox relay until ctx is cancelled (when serving Handler yourself).
-func (s *Service) RunRelay(ctx context.Context) error { return s.frame.RunRelay(ctx) }
-
-// Relay is the outbox relay, or nil without Kafka.
-func (s *Service) Relay() *outbox.Relay { return s.frame.Relay }
-
-// Close releases the database pool.
-func (s *Service) Close() { s.frame.Close() }

@@ -166,3 +166,43 @@ func CheckOpenAPI(t *testing.T, base string, routes gin.RoutesInfo, golden strin
 		t.Fatalf("/openapi.json differs from %s; run the test with -update and review the diff", golden)
 	}
 }
+
+// ErrorCase is one bad request and the error it must produce.
+type ErrorCase struct {
+	Name, Method, URL, Body string
+	Headers                 []string
+	Status                  int
+	Code                    string
+	// Fields are the detail fields, in order (none: no details).
+	Fields []string
+}
+
+// RunErrorCases sends each request as a subtest and checks status, the one error shape, the
+// code and the detail fields.
+func RunErrorCases(t *testing.T, cases []ErrorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			r := Do(t, tc.Method, tc.URL, tc.Body, tc.Headers...)
+			if r.Status != tc.Status {
+				t.Fatalf("got status %d (%s), want %d", r.Status, r.Body, tc.Status)
+			}
+			e := r.Error(t)
+			if e.Code != tc.Code {
+				t.Fatalf("got code %q, want %q", e.Code, tc.Code)
+			}
+			var fields []string
+			for _, d := range e.Details {
+				fields = append(fields, d.Field)
+			}
+			if strings.Join(fields, ",") != strings.Join(tc.Fields, ",") {
+				t.Fatalf("got detail fields %v, want %v (%s)", fields, tc.Fields, r.Body)
+			}
+		})
+	}
+}
+
+// Case builds an ErrorCase (positional, to keep case tables one line each).
+func Case(name, method, url, body string, headers []string, status int, code string, fields []string) ErrorCase {
+	return ErrorCase{Name: name, Method: method, URL: url, Body: body, Headers: headers, Status: status, Code: code, Fields: fields}
+}
