@@ -16,7 +16,7 @@ func OpenAPI() []byte {
 		Kind:        "customer", Plural: "customers",
 		Entity: map[string]any{"type": "object", "required": []any{"id", "name", "email", "country", "created_at", "updated_at", "version"},
 			"properties": map[string]any{
-				"id": map[string]any{"type": "string", "format": "uuid", "description": "UUIDv7, assigned by the service."},
+				"id":   map[string]any{"type": "string", "format": "uuid", "description": "UUIDv7, assigned by the service."},
 				"name": name, "email": email, "country": map[string]any{"type": "string", "description": "ISO 3166-1 alpha-2, upper case."},
 				"created_at": map[string]any{"type": "string", "format": "date-time"},
 				"updated_at": map[string]any{"type": "string", "format": "date-time"},

@@ -23,8 +23,12 @@ type lagRecorder struct {
 	lags []time.Duration
 }
 
-func (l *lagRecorder) observe(d time.Duration) { l.mu.Lock(); l.lags = append(l.lags, d); l.mu.Unlock() }
-func (l *lagRecorder) reset()                  { l.mu.Lock(); l.lags = nil; l.mu.Unlock() }
+func (l *lagRecorder) observe(d time.Duration) {
+	l.mu.Lock()
+	l.lags = append(l.lags, d)
+	l.mu.Unlock()
+}
+func (l *lagRecorder) reset() { l.mu.Lock(); l.lags = nil; l.mu.Unlock() }
 func (l *lagRecorder) p(q float64) (time.Duration, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -43,6 +43,6 @@ func OpenAPI() []byte {
 			"customer_id": "01936f0e-7b7c-7cc1-9d1c-5b1f3c1e2a10", "status": "paid", "total": "1234.50", "currency": "EUR",
 			"placed_at": "2026-11-25T10:05:00Z", "created_at": "2026-11-25T10:04:00.5Z", "updated_at": "2026-11-25T10:06:00.25Z", "version": 3},
 		CreateExample: map[string]any{"customer_id": "01936f0e-7b7c-7cc1-9d1c-5b1f3c1e2a10", "total": "1234.50", "currency": "EUR", "status": "placed"},
-		WriteErrors: map[string]string{"503": "The CustomerService could not be reached to verify customer_id; nothing was changed, retry later."},
+		WriteErrors:   map[string]string{"503": "The CustomerService could not be reached to verify customer_id; nothing was changed, retry later."},
 	})
 }
