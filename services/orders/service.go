@@ -4,8 +4,10 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/ordertable/ordertable/internal/entityapi"
@@ -41,6 +43,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Validate reports the problems New would otherwise find one by one (the database and Kafka
+// settings are checked by the shared frame).
+func (c Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("orders: the database URL is empty (--database-url / DATABASE_URL)"))
+	}
+	if c.Customers == nil {
+		u, err := url.Parse(c.CustomersURL)
+		if c.CustomersURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("orders: the CustomerService URL %q is not an http(s) URL (--customers-url / CUSTOMERS_URL)", c.CustomersURL))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Service is a running PurchaseOrderService: database, HTTP API and outbox relay. Its
 // Handler, Serve, RunRelay, Relay and Close come from the shared source-service frame.
 type Service struct {
@@ -52,8 +70,8 @@ type Service struct {
 // New prepares the database (create, migrate) and builds the API. Call Serve to listen and
 // publish, and Close after Serve returned.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Customers == nil && cfg.CustomersURL == "" {
-		return nil, errors.New("orders: the CustomerService URL is empty (--customers-url / CUSTOMERS_URL)")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	migrations, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
