@@ -223,7 +223,14 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 	}
 	kafkaBackoff := newBackoff(100*time.Millisecond, r.cfg.MaxBackoff)
 	for {
-		err := r.drain(ctx, conn)
+		// Connect to Kafka (creating the topics) as soon as publishing starts, not only when
+		// the first event waits, so a misconfigured or unreachable broker shows up at once.
+		var err error
+		if _, perr := r.getProducer(ctx); perr != nil {
+			err = errKafka{perr}
+		} else {
+			err = r.drain(ctx, conn)
+		}
 		var ke errKafka
 		switch {
 		case ctx.Err() != nil:
@@ -232,7 +239,7 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 			r.mErrors.WithLabelValues("kafka").Inc()
 			r.closeProducer()
 			d := kafkaBackoff.next()
-			r.log.Warn("outbox relay: publish failed; will retry", "err", err, "retry_in", d)
+			r.log.Warn("outbox relay: Kafka unavailable; events wait in the outbox", "err", err, "retry_in", d)
 			if !sleep(ctx, d) {
 				return true, ctx.Err()
 			}
