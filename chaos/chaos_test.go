@@ -26,6 +26,7 @@ import (
 	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/esindex/faultproxy"
 	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
 	"github.com/ordertable/ordertable/internal/testenv"
 	"github.com/ordertable/ordertable/mappings"
 	"github.com/ordertable/ordertable/reindex"
@@ -354,7 +355,7 @@ func newReindexer(st *stack.Stack, before ...func(ctx context.Context, s reindex
 	cfg := reindex.Config{ES: es, Orders: st.Sources(), Customers: st.Sources(), Slices: 8, Workers: 2, PageSize: 500,
 		VerifyMode: "full", SettleTimeout: 20 * time.Second, LeaseTTL: 3 * time.Second, LagTimeout: 3 * time.Minute}
 	if g := st.IndexerGroup(); g != "" {
-		lag, err := reindex.NewKafkaLag(st.Brokers, g, []string{events.TopicCustomers, events.TopicOrders})
+		lag, err := reindex.NewKafkaLag(kafkaconfig.Config{Brokers: st.Brokers, ClientID: "chaos-reindex"}, g, []string{events.TopicCustomers, events.TopicOrders})
 		if err == nil {
 			cfg.Lag = lag
 			closeFn = func() { _ = lag.Close() }

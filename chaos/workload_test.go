@@ -45,13 +45,14 @@ const (
 	opCreateCustomer
 	opRenameCustomer
 	opDeleteCustomer
+	opBurst
 	opKinds
 )
 
-var opNames = [opKinds]string{"order create", "order update", "order move", "order delete", "customer create", "customer rename", "customer delete"}
+var opNames = [opKinds]string{"order create", "order update", "order move", "order delete", "customer create", "customer rename", "customer delete", "new customer with an order burst"}
 
 // opWeights is the mix: mostly order traffic, renames for fan-out, few deletes.
-var opWeights = [opKinds]int{30, 25, 10, 8, 5, 18, 4}
+var opWeights = [opKinds]int{30, 25, 10, 8, 5, 18, 4, 2}
 
 func newWorkload(st *stack.Stack, seed uint64) *workload {
 	return &workload{st: st, seed: seed, orderCust: map[string]string{}, custUse: map[string]int{}, deleted: map[string]bool{}, busy: map[string]bool{}}
@@ -139,6 +140,8 @@ func (w *workload) do(ctx context.Context, rng *rand.Rand, k opKind) error {
 		return w.renameCustomer(ctx, rng)
 	case opDeleteCustomer:
 		return w.deleteCustomer(ctx, rng)
+	case opBurst:
+		return w.burst(ctx, rng)
 	}
 	return nil
 }
@@ -337,6 +340,48 @@ func (w *workload) deleteCustomer(ctx context.Context, rng *rand.Rand) error {
 	}
 	w.ops[opDeleteCustomer].Add(1)
 	return nil
+}
+
+// burst creates a customer and at once many orders for it, concurrently: their order events
+// race the customer's first event through two topics, so some orders reach the indexer before
+// their customer does.
+func (w *workload) burst(ctx context.Context, rng *rand.Rand) error {
+	n := rng.Uint32()
+	c, err := w.st.Customers.Create(ctx, customers.CreateInput{
+		Name:    fmt.Sprintf("Burst %08x", n),
+		Email:   fmt.Sprintf("b%08x@example.com", n),
+		Country: countries[rng.IntN(len(countries))],
+	})
+	if err != nil {
+		return err
+	}
+	k := 10 + rng.IntN(20)
+	w.mu.Lock()
+	w.customers = append(w.customers, c.ID)
+	w.custUse[c.ID] += k // reserved for the burst's creates
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan error, k)
+	for i := range k {
+		wg.Go(func() {
+			placed := time.Now().UTC().Truncate(time.Millisecond)
+			o, err := w.st.Orders.Create(ctx, orders.CreateInput{CustomerID: c.ID, Status: orders.StatusPlaced,
+				Total: fmt.Sprintf("%d.%02d", i+1, i), Currency: "EUR", PlacedAt: &placed})
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if err != nil {
+				w.custUse[c.ID]--
+				errs <- err
+				return
+			}
+			w.ops[opCreateOrder].Add(1)
+			w.orderCust[o.ID] = c.ID
+		})
+	}
+	wg.Wait()
+	close(errs)
+	w.ops[opBurst].Add(1)
+	return <-errs
 }
 
 // total is the number of successful operations.

@@ -35,7 +35,9 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 			}
 			cfg.Only = only
 			cfg.Progress = cmd.ErrOrStderr()
-			cfg.Logger = a.logger
+			if a.logLevel == "debug" {
+				cfg.Logger = a.logger // the components' own logs drown the progress lines otherwise
+			}
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err

@@ -92,9 +92,9 @@ type sizes struct {
 
 func sizesFor(quick bool) sizes {
 	if quick {
-		return sizes{EngineDocs: 20_000, WriteOrders: 1_000, Customers: 200, PipelineEvents: 5_000,
-			FreshnessFor: 8 * time.Second, FanoutOrders: 1_000, SearchDocs: 20_000, SearchSamples: 100,
-			ReindexOrders: 3_000, MemoryN: 2_000}
+		return sizes{EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
+			FreshnessFor: 6 * time.Second, FanoutOrders: 500, SearchDocs: 5_000, SearchSamples: 50,
+			ReindexOrders: 1_000, MemoryN: 1_000}
 	}
 	return sizes{EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
 		FreshnessFor: 30 * time.Second, FanoutOrders: 10_000, SearchDocs: 200_000, SearchSamples: 400,
@@ -148,9 +148,9 @@ func stages() []stage {
 		{"freshness", []string{"freshness.p50", "freshness.p99"}, (*run).freshnessFigures},
 		{"fanout", []string{"fanout.rename_orders", "fanout.unrelated_freshness_p99"}, (*run).fanoutFigures},
 		{"search", []string{"search.first_page_keyword_p99", "search.first_page_numeric_p99", "search.first_page_date_p99", "search.first_page_text_p99", "search.cursor_page_1000_p99", "search.api_composition_vs_projection"}, (*run).searchFigures},
-		{"abuse", []string{"abuse.rejected_4xx", "abuse.normal_search_p99_during"}, (*run).abuseFigures},
+		{"abuse", []string{"abuse.answered_as_expected", "abuse.slowest_hostile_answer", "abuse.normal_search_p99_during"}, (*run).abuseFigures},
 		{"reindex", []string{"reindex.backfill_docs_per_s", "reindex.add_column_time", "reindex.search_p99_during", "reindex.failed_searches_during_swap"}, (*run).reindexFigures},
-		{"memory", []string{"memory.peak_rss"}, (*run).memoryFigures},
+		{"memory", []string{"memory.bench_process_peak_rss", "memory.es_peak_rss", "memory.es_rss_at_10n", "memory.indexer_peak_rss", "memory.indexer_rss_at_10n"}, (*run).memoryFigures},
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 var (
 	benchStatuses   = []string{"draft", "placed", "paid", "shipped", "cancelled"}
-	benchCurrencies = []string{"EUR", "USD", "GBP", "CHF", "JPY", "SEK"}
+	benchCurrencies = []string{"EUR", "USD", "GBP", "CHF", "CAD", "SEK"}
 	benchCountries  = []string{"DE", "FR", "GB", "US", "NL", "SE", "IT", "ES", "PL", "JP", "CH", "AT"}
 	firstNames      = []string{"Anna", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Gustav", "Hana", "Ivan", "Jonas", "Keiko", "Lena", "Mateo", "Nora", "Oskar", "Priya"}
 	lastNames       = []string{"Schmidt", "Dubois", "Smith", "Rossi", "Nowak", "Johansson", "García", "Tanaka", "Müller", "Jansen", "Keller", "Novák"}

@@ -65,7 +65,33 @@ func (s *Stack) StartIndexer(id string) error {
 		return fmt.Errorf("stack: indexer %s: %w", id, err)
 	}
 	s.indexers[id] = Go("indexer "+id, s.log, ix.Run)
+	s.ixRegs[id] = ix.Registry()
 	return nil
+}
+
+// IndexerEvents is the number of events instance id has processed (indexed or dead-lettered)
+// since it started, from its ordertable_indexer_events_total metric.
+func (s *Stack) IndexerEvents(id string) (float64, error) {
+	s.mu.Lock()
+	reg := s.ixRegs[id]
+	s.mu.Unlock()
+	if reg == nil {
+		return 0, fmt.Errorf("stack: no indexer %s", id)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "ordertable_indexer_events_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total, nil
 }
 
 // KillIndexer stops instance id abruptly: its context is cancelled wherever it is, in-flight

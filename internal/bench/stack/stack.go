@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordertable/ordertable/internal/esembed"
 	"github.com/ordertable/ordertable/internal/esindex/faultproxy"
@@ -107,6 +108,7 @@ type Stack struct {
 	relays    map[string]*Runner
 	indexers  map[string]*Runner
 	ixOpts    IndexerOptions
+	ixRegs    map[string]*prometheus.Registry
 	proxy     *faultproxy.Proxy
 	searchURL string
 	servers   []*Runner
@@ -120,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, log: cfg.Logger, relays: map[string]*Runner{}, indexers: map[string]*Runner{}}
+	s := &Stack{cfg: cfg, log: cfg.Logger, relays: map[string]*Runner{}, indexers: map[string]*Runner{}, ixRegs: map[string]*prometheus.Registry{}}
 	defer func() {
 		if err != nil {
 			s.Close()

@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ordertable/ordertable/internal/bench/stack"
+	"github.com/ordertable/ordertable/internal/esindex"
+	"github.com/ordertable/ordertable/internal/events"
+	"github.com/ordertable/ordertable/internal/kafkaconfig"
+	"github.com/ordertable/ordertable/mappings"
+	"github.com/ordertable/ordertable/reindex"
+)
+
+// reindexFigures measures figure 6 on a fresh stack whose table holds exactly the orders of the
+// source services (the earlier figures' generated documents have no source rows): the column
+// customer_country is added with `reindex run` (orders_v2) while orders keep being created and
+// the search API keeps being queried.
+func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
+	// The main stack is no longer needed; free its CPU and memory.
+	r.mu.Lock()
+	old := r.st
+	r.st = nil
+	r.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	st, err := stack.Start(ctx, stack.Config{ESURL: r.cfg.ESURL, KafkaBrokers: r.cfg.KafkaBrokers, AdminDatabaseURL: r.cfg.DatabaseURL,
+		WorkDir: filepath.Join(r.work, "reindex-stack"), Name: "benchrx", Logger: r.cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if r.cfg.ESURL != "" {
+		return nil, errors.New("needs an empty table; with ES_URL it would reindex a shared cluster")
+	}
+	es, err := newESConn(st.ESURL)
+	if err != nil {
+		return nil, err
+	}
+	st.EnableIndexers(stack.IndexerOptions{FlushInterval: benchFlushInterval})
+	if err := st.StartIndexer("rx-ix"); err != nil {
+		return nil, err
+	}
+	n := r.sizes.ReindexOrders
+	custs, err := seedCustomers(ctx, st, r.sizes.Customers, 16, r.cfg.Seed+20)
+	if err != nil {
+		return nil, err
+	}
+	r.progress("reindex: creating %d orders through the API", n)
+	if _, err := createOrders(ctx, st, custs, n, 16, 0, r.cfg.Seed+21); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 10*time.Minute, 100*time.Millisecond, "orders indexed", func(ctx context.Context) (bool, error) {
+		k, err := es.count(ctx, "orders")
+		return k >= n, err
+	}); err != nil {
+		return nil, err
+	}
+	base, err := st.StartSearch()
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	search := func(ctx context.Context, i int) error {
+		c := searchColumns[i%len(searchColumns)]
+		var p apiPage
+		if _, err := apiGet(ctx, hc, base, "size=50&sort="+url.QueryEscape(c.sort), &p); err != nil {
+			return err
+		}
+		if len(p.Items) == 0 {
+			return errors.New("empty page")
+		}
+		return nil
+	}
+	samples := r.sizes.SearchSamples * 2
+	before := &latencies{}
+	for i := range samples {
+		t := time.Now()
+		if err := search(ctx, i); err != nil {
+			return nil, fmt.Errorf("search before the reindex: %w", err)
+		}
+		before.add(time.Since(t))
+	}
+
+	// During: one searcher and one writer run until the job is done.
+	during := &latencies{}
+	var failed atomic.Int64
+	var firstFail atomic.Value
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; bg.Err() == nil; i++ {
+			t := time.Now()
+			err := search(bg, i)
+			if bg.Err() != nil {
+				return
+			}
+			if err != nil {
+				failed.Add(1)
+				firstFail.CompareAndSwap(nil, err.Error())
+				continue
+			}
+			during.add(time.Since(t))
+		}
+	})
+	r.mu.Lock()
+	side := max(r.apiRate/10, 5)
+	r.mu.Unlock()
+	wg.Go(func() { _, _ = createOrders(bg, st, custs, 1_000_000, 2, side, r.cfg.Seed+22) })
+
+	esc, err := esindex.NewClient(esindex.Config{URLs: []string{st.ESURL}})
+	if err != nil {
+		stopBG()
+		return nil, err
+	}
+	lag, err := reindex.NewKafkaLag(kafkaconfig.Config{Brokers: st.Brokers, ClientID: "bench-reindex"}, st.IndexerGroup(), []string{events.TopicCustomers, events.TopicOrders})
+	if err != nil {
+		stopBG()
+		return nil, err
+	}
+	defer lag.Close()
+	steps := map[reindex.Step]time.Time{}
+	var stepMu sync.Mutex
+	src := st.Sources()
+	rx, err := reindex.New(reindex.Config{ES: esc, Orders: src, Customers: src, Lag: lag, Logger: r.cfg.Logger,
+		BeforeStep: func(_ context.Context, s reindex.Step) error {
+			stepMu.Lock()
+			steps[s] = time.Now()
+			stepMu.Unlock()
+			r.progress("reindex: step %s", s)
+			return nil
+		}})
+	if err != nil {
+		stopBG()
+		return nil, err
+	}
+	latest, err := mappings.Latest()
+	if err != nil {
+		stopBG()
+		return nil, err
+	}
+	m, err := reindex.ParseMappingFile(latest.Body)
+	if err != nil {
+		stopBG()
+		return nil, err
+	}
+	r.progress("reindex: adding customer_country to %d orders (%s) while searching and writing", n, latest.Index)
+	t0 := time.Now()
+	job, err := rx.Run(ctx, m, reindex.RunOptions{MappingFile: "mappings/" + latest.Index + ".json"})
+	total := time.Since(t0)
+	stopBG()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if job.Step != reindex.StepSwapped {
+		return nil, fmt.Errorf("reindex ended at step %s", job.Step)
+	}
+	backfill := job.BackfillEnd.Sub(job.BackfillStart)
+	if backfill <= 0 {
+		stepMu.Lock()
+		backfill = steps[reindex.StepFinished].Sub(steps[reindex.StepBackfilled])
+		stepMu.Unlock()
+	}
+	docs := job.BackfillDocs
+	if docs == 0 {
+		docs = job.Docs()
+	}
+	r.mu.Lock()
+	raw := r.rawDocsS
+	r.mu.Unlock()
+	bf := ratioOf("reindex", "reindex.backfill_docs_per_s", rate(int(docs), backfill), "docs/s", raw, "raw engine bulk docs/s", AtLeast(0.5))
+	bf.Note = fmt.Sprintf("%d documents backfilled from the services' list APIs in %s", docs, backfill.Round(10*time.Millisecond))
+	add := plain("reindex", "reindex.add_column_time", total.Seconds(), "s", nil)
+	add.Note = fmt.Sprintf("reindex run to %s for %d orders (plan → swap, verify in sample mode), with writes and searches running", latest.Index, n)
+	p99 := ratioOf("reindex", "reindex.search_p99_during", ms(during.percentile(99)), "ms", ms(before.percentile(99)), "search p99 before", AtMost(2))
+	p99.Note = fmt.Sprintf("%d searches during, %d before", during.count(), samples)
+	fails := plain("reindex", "reindex.failed_searches_during_swap", float64(failed.Load()), "searches", AtMost(0))
+	fails.Note = "errors or empty pages of the search API during the whole reindex, swap included"
+	if v := firstFail.Load(); v != nil {
+		fails.Note += "; first: " + v.(string)
+	}
+	return []Figure{bf, add, p99, fails}, nil
+}
