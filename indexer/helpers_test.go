@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -216,8 +217,23 @@ type dlqMessage struct {
 	headers    map[string]string
 }
 
-// readDLQ returns every record of the DLQ topic so far.
+// readDLQ returns every record of the DLQ topic so far, by key.
 func readDLQ(t testing.TB, brokers []string) []dlqMessage {
+	t.Helper()
+	var out []dlqMessage
+	for _, m := range readTopic(t, brokers, events.TopicDLQ) {
+		h := map[string]string{}
+		for _, rh := range m.Headers {
+			h[string(rh.Key)] = string(rh.Value)
+		}
+		out = append(out, dlqMessage{key: string(m.Key), value: string(m.Value), headers: h})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// readTopic returns every record of topic up to its current end.
+func readTopic(t testing.TB, brokers []string, topic string) []*sarama.ConsumerMessage {
 	t.Helper()
 	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
 	if err != nil {
@@ -233,36 +249,31 @@ func readDLQ(t testing.TB, brokers []string) []dlqMessage {
 		t.Fatal(err)
 	}
 	defer consumer.Close()
-	parts, err := client.Partitions(events.TopicDLQ)
+	parts, err := client.Partitions(topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []dlqMessage
+	var out []*sarama.ConsumerMessage
 	for _, p := range parts {
-		hw, err := client.GetOffset(events.TopicDLQ, p, sarama.OffsetNewest)
+		hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hw == 0 {
 			continue
 		}
-		pc, err := consumer.ConsumePartition(events.TopicDLQ, p, sarama.OffsetOldest)
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for m := range pc.Messages() {
-			h := map[string]string{}
-			for _, rh := range m.Headers {
-				h[string(rh.Key)] = string(rh.Value)
-			}
-			out = append(out, dlqMessage{key: string(m.Key), value: string(m.Value), headers: h})
+			out = append(out, m)
 			if m.Offset >= hw-1 {
 				break
 			}
 		}
 		_ = pc.Close()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
 }
 
@@ -312,4 +323,61 @@ func mustFirst(t testing.TB) *mappings.Mapping {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// tap records every message of some topics as they are produced, so tests can deliver old
+// ones again.
+type tap struct {
+	mu   sync.Mutex
+	msgs []*sarama.ConsumerMessage
+}
+
+func startTap(t testing.TB, brokers []string, topics ...string) *tap {
+	t.Helper()
+	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Consumer.MaxWaitTime = 20 * time.Millisecond
+	consumer, err := sarama.NewConsumer(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{}
+	var wg sync.WaitGroup
+	var pcs []sarama.PartitionConsumer
+	for _, topic := range topics {
+		parts, err := consumer.Partitions(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Go(func() {
+				for m := range pc.Messages() {
+					tp.mu.Lock()
+					tp.msgs = append(tp.msgs, m)
+					tp.mu.Unlock()
+				}
+			})
+			pcs = append(pcs, pc)
+		}
+	}
+	t.Cleanup(func() {
+		for _, pc := range pcs {
+			pc.AsyncClose()
+		}
+		wg.Wait()
+		_ = consumer.Close()
+	})
+	return tp
+}
+
+func (tp *tap) snapshot() []*sarama.ConsumerMessage {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return slices.Clone(tp.msgs)
 }
