@@ -212,7 +212,9 @@ func TestConvergence(t *testing.T) {
 	}
 	t.Logf("operations: %v in %v; time per kind %v", stats, time.Since(workStart).Round(time.Millisecond), spent)
 	convergeStart := time.Now()
-	defer func() { t.Logf("converged %v after the last operation", time.Since(convergeStart).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("converged %v after the last operation", time.Since(convergeStart).Round(time.Millisecond))
+	}()
 
 	live, err := mappings.Load("orders_v1")
 	if err != nil {

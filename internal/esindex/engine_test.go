@@ -122,7 +122,7 @@ func TestBulkExternalVersionsOnEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		Source  map[string]any `json:"_source"`
+		Source map[string]any `json:"_source"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
