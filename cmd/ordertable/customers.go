@@ -43,6 +43,7 @@ serves the API (OpenAPI document at /openapi.json) and publishes every change to
 	f.StringVar(&listen, "listen", defaultCustomersListen, "host:port to serve the HTTP API on")
 	f.StringVar(&cfg.DatabaseURL, "database-url", localPostgres+"customers?sslmode=disable", "PostgreSQL URL of the customers database (created if missing)")
 	f.StringVar(&cfg.AuthToken, "auth-token", "", "bearer token required on POST/PATCH/DELETE (empty: no auth)")
+	f.Int32Var(&cfg.MaxConns, "database-max-conns", 10, "size of the database connection pool")
 	kafkaconfig.BindFlags(f, &cfg.Kafka, defaultKafkaBrokers)
 	return cmd
 }

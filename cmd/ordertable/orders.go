@@ -43,6 +43,7 @@ transactional outbox.`,
 	f.StringVar(&cfg.CustomersURL, "customers-url", defaultCustomersURL, "base URL of the CustomerService")
 	f.StringVar(&cfg.CustomersToken, "customers-token", "", "bearer token for the CustomerService (default: --auth-token)")
 	f.StringVar(&cfg.AuthToken, "auth-token", "", "bearer token required on POST/PATCH/DELETE (empty: no auth)")
+	f.Int32Var(&cfg.MaxConns, "database-max-conns", 10, "size of the database connection pool")
 	kafkaconfig.BindFlags(f, &cfg.Kafka, defaultKafkaBrokers)
 	return cmd
 }

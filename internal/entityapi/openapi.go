@@ -42,7 +42,7 @@ func OpenAPI(s OpenAPISpec) []byte {
 		"schema": map[string]any{"type": "string", "format": "uuid"}}
 	ifMatch := map[string]any{"name": "If-Match", "in": "header", "required": false,
 		"description": "Only apply the change if the " + s.Kind + " is at this version (accepts 3, \"3\" or W/\"3\"); otherwise 412.",
-		"schema": map[string]any{"type": "string"}}
+		"schema":      map[string]any{"type": "string"}}
 	cursor := func(name, desc string) map[string]any {
 		return map[string]any{"name": name, "in": "query", "required": false, "description": desc, "schema": map[string]any{"type": "string", "format": "uuid"}}
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +47,8 @@ func Open(ctx context.Context, o Options) (*pgxpool.Pool, error) {
 	if o.MaxConns > 0 {
 		pcfg.MaxConns = o.MaxConns
 	}
+	// Give idle connections back soon: a quiet service should not hold server slots.
+	pcfg.MaxConnIdleTime = time.Minute
 	if err := EnsureDatabase(ctx, o.DatabaseURL); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,8 @@ type Config struct {
 	AuthToken string
 	// OpenAPI is the service's OpenAPI document, served at /openapi.json.
 	OpenAPI []byte
-	// MaxConns bounds the database pool. Default 20.
+	// MaxConns bounds the database pool (plus one session for the relay). Default 10: a
+	// write holds a connection for a few milliseconds, and PostgreSQL servers are shared.
 	MaxConns int32
 	// Logger receives logs; nil discards.
 	Logger *slog.Logger
@@ -90,7 +91,7 @@ func Open(ctx context.Context, cfg Config) (*Frame, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 20
+		cfg.MaxConns = 10
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Name, err)

@@ -2,7 +2,9 @@ package orders_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
+	stdos "os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,7 +65,8 @@ func BenchmarkWritePath(b *testing.B) {
 	defer csrv.Close()
 	lags := &lagRecorder{}
 	os, err := orders.New(ctx, orders.Config{DatabaseURL: testenv.NewDatabase(b, "bencho"), CustomersURL: csrv.URL,
-		Kafka: kafkaconfig.Config{Brokers: brokers}, Relay: outbox.Config{ObserveLag: lags.observe}})
+		Kafka: kafkaconfig.Config{Brokers: brokers}, Relay: outbox.Config{ObserveLag: lags.observe},
+		Logger: slog.New(slog.NewTextHandler(stdos.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	Kafka kafkaconfig.Config
 	// AuthToken, when set, is required as "Authorization: Bearer <token>" on writes.
 	AuthToken string
+	// MaxConns bounds the database pool. Default 10.
+	MaxConns int32
 	// Relay tunes the outbox relay (batch size, poll interval, lag observer).
 	Relay outbox.Config
 	// Logger receives logs; nil discards.
@@ -86,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Kafka:         cfg.Kafka,
 		Relay:         cfg.Relay,
 		AuthToken:     cfg.AuthToken,
+		MaxConns:      cfg.MaxConns,
 		OpenAPI:       OpenAPI(),
 		Logger:        cfg.Logger,
 	})
