@@ -446,3 +446,8 @@ func (s *stack) missingSentinelBroken() bool {
 	}
 	return false
 }
+
+func jsonDecodeBody(res *http.Response, v any) error {
+	defer res.Body.Close()
+	return json.NewDecoder(res.Body).Decode(v)
+}
