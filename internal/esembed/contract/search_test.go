@@ -332,6 +332,12 @@ func TestSort(t *testing.T) {
 		status, body := e.raw(t, http.MethodPost, "/"+idx+"/_search", `{"sort": [{"nope": "asc"}]}`)
 		checkErrorShape(t, status, body, 400, "search_phase_execution_exception")
 	})
+	t.Run("_id is refused", func(t *testing.T) {
+		// 8.x disables fielddata on _id (indices.id_field_data.enabled: false): code that
+		// sorts on _id against the embedded engine would break on Elasticsearch.
+		status, body := e.raw(t, http.MethodPost, "/"+idx+"/_search", `{"sort": [{"_id": "asc"}]}`)
+		checkErrorShape(t, status, body, 400, "search_phase_execution_exception")
+	})
 	t.Run("text field is refused", func(t *testing.T) {
 		status, body := e.raw(t, http.MethodPost, "/"+idx+"/_search", `{"sort": [{"name": "asc"}]}`)
 		checkErrorShape(t, status, body, 400, "search_phase_execution_exception")
