@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -308,3 +309,5 @@ func decodeJSON(data []byte) (map[string]any, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func urlPathEscape(s string) string { return url.PathEscape(s) }
