@@ -307,14 +307,21 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 			return nil
 		}
 		done, pubErr := r.publish(ctx, batch)
+		acked := time.Since(read).Seconds() // lag is commit to acknowledgement
 		if len(done) > 0 {
 			if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, done); err != nil {
 				// Kafka has these events; they are published again after reconnecting, which
 				// at-least-once delivery allows.
 				return fmt.Errorf("delete published rows: %w", err)
 			}
-			acked := time.Since(read).Seconds()
+			published := make(map[int64]bool, len(done))
+			for _, id := range done {
+				published[id] = true
+			}
 			for _, rw := range batch {
+				if !published[rw.id] {
+					continue
+				}
 				lag := rw.age + acked
 				r.mLag.Observe(lag)
 				if r.cfg.ObserveLag != nil {
