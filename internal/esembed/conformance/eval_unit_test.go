@@ -526,6 +526,32 @@ func TestRunnerAgainstScriptedServer(t *testing.T) {
 	}
 }
 
+func TestAssertions(t *testing.T) {
+	r := &runner{stash: stash{"v": num("2")}, last: &response{body: map[string]any{
+		"at": "2024-05-01T10:00:00Z", "n": num("2"), "list": []any{"a", "b"}, "f": num("0.1234"),
+	}}}
+	for _, tt := range []struct {
+		kind, path string
+		expected   any
+		ok         bool
+	}{
+		{"is_after", "at", "2024-05-01T09:59:59.999Z", true},
+		{"is_after", "at", "2024-05-01T10:00:00Z", false},
+		{"match", "n", "$v", true},
+		{"gte", "n", num("2.0"), true},
+		{"lt", "n", num("2"), false},
+		{"length", "list", num("2"), true},
+		{"length", "missing", num("0"), false},
+		{"contains", "list", "b", true},
+		{"close_to", "f", map[string]any{"value": num("0.123"), "error": num("0.001")}, true},
+		{"close_to", "f", map[string]any{"value": num("0.2"), "error": num("0.001")}, false},
+	} {
+		if err := r.assert(tt.kind, tt.path, tt.expected); (err == nil) != tt.ok {
+			t.Errorf("%s %s %v: got %v, want ok=%v", tt.kind, tt.path, tt.expected, err, tt.ok)
+		}
+	}
+}
+
 func TestWriteFailuresKeepsHandWrittenPart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "FAILURES.md")
 	s := summarize([]result{

@@ -101,7 +101,7 @@ var runnerFeatures = map[string]bool{
 	"warnings_regex": true, "contains": true, "stash_in_key": true, "stash_in_path": true,
 	"embedded_stash_key": true, "arbitrary_key": true, "transform_and_set": true,
 	"default_shards": true, "node_selector": true, "close_to": true, "capabilities": true,
-	"no_xpack": true, "regex": true, "exists": true,
+	"no_xpack": true, "regex": true, "exists": true, "is_after": true,
 }
 
 // target describes the server under test for prerequisite checks.

@@ -176,7 +176,7 @@ func (r *runner) runStep(ctx context.Context, s step) error {
 		return r.transformAndSet(s.arg)
 	case "is_true", "is_false", "exists", "not_exists":
 		return r.assertPresence(s.kind, scalarString(s.arg))
-	case "match", "length", "gt", "gte", "lt", "lte", "contains", "close_to":
+	case "match", "length", "gt", "gte", "lt", "lte", "contains", "close_to", "is_after":
 		m, ok := s.arg.(map[string]any)
 		if !ok {
 			return fmt.Errorf("%s: want a map, got %T", s.kind, s.arg)
@@ -292,6 +292,15 @@ func (r *runner) assert(kind, path string, expected any) error {
 	case "contains":
 		if err := containsValue(actual, exp); err != nil {
 			return fail(cause, "contains %q: %v", path, err)
+		}
+	case "is_after":
+		a, errA := time.Parse(time.RFC3339Nano, scalarString(actual))
+		b, errB := time.Parse(time.RFC3339Nano, scalarString(exp))
+		if !ok || errA != nil || errB != nil {
+			return fail(cause, "is_after %q: expected two instants, got %s and %s", path, show(actual), show(exp))
+		}
+		if !a.After(b) {
+			return fail(cause, "is_after %q: %s is not after %s", path, a, b)
 		}
 	case "close_to":
 		em, _ := exp.(map[string]any)
