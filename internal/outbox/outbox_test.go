@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/internal/kafkaconfig"
@@ -243,7 +244,8 @@ func TestBrokerDownAndUp(t *testing.T) {
 		ids[id] = true
 		entities = append(entities, id)
 	}
-	runRelay(t, newRelay(t, url, brokers, nil))
+	reg := prometheus.NewRegistry()
+	runRelay(t, newRelay(t, url, brokers, func(c *outbox.Config) { c.Registerer = reg }))
 	before := map[string]bool{}
 	for _, id := range entities {
 		e, err := write(context.Background(), pool, id, 0, false)
@@ -271,6 +273,9 @@ func TestBrokerDownAndUp(t *testing.T) {
 	if pending == 0 {
 		t.Fatal("outbox is empty while Kafka is down; events were lost or published elsewhere")
 	}
+	waitUntil(t, 20*time.Second, "the metrics to show the outage", func() bool {
+		return metric(t, reg, "ordertable_outbox_errors_total") > 0 && metric(t, reg, "ordertable_outbox_oldest_age_seconds") > 0
+	})
 	restartBroker(t, addr, dir)
 	c2 := outboxtest.Consume(t, brokers, events.TopicCustomers, ids)
 	all := map[string]bool{}
@@ -284,6 +289,15 @@ func TestBrokerDownAndUp(t *testing.T) {
 	waitEmpty(t, pool, 10*time.Second)
 	n, dups := c2.Check(t, nil)
 	t.Logf("%d events after restart (%d duplicates), %d were pending while down", n, dups, pending)
+	waitUntil(t, 10*time.Second, "the oldest-age gauge to return to 0", func() bool {
+		return metric(t, reg, "ordertable_outbox_oldest_age_seconds") == 0
+	})
+	if got, want := metric(t, reg, "ordertable_outbox_published_total"), float64(len(before)+len(during)); got < want {
+		t.Fatalf("published_total %v, want >= %v", got, want)
+	}
+	if metric(t, reg, "ordertable_outbox_lag_seconds") < float64(len(before)+len(during)) {
+		t.Fatal("lag histogram did not count every published event")
+	}
 }
 
 // restartBroker starts a broker on addr persisting in dir, retrying while the port lingers.
@@ -447,4 +461,30 @@ func TestKafkaDownAtStart(t *testing.T) {
 	cons.WaitFor(t, want, 60*time.Second)
 	waitEmpty(t, pool, 10*time.Second)
 	cons.Check(t, nil)
+}
+
+// metric returns the value of a counter or gauge, or the sample count of a histogram.
+func metric(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
 }

@@ -108,6 +108,7 @@ type Relay struct {
 	mLag       prometheus.Histogram
 	mLeader    prometheus.Gauge
 	mBatch     prometheus.Histogram
+	mOldest    prometheus.Gauge
 }
 
 // NewRelay validates cfg and registers the relay's metrics. It does not connect; Run does.
@@ -132,12 +133,14 @@ func NewRelay(cfg Config) (*Relay, error) {
 			ConstLabels: labels, Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .2, .5, 1, 2.5, 5, 10, 30, 60}}),
 		mLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ordertable_outbox_leader", Help: "1 while this replica holds the relay lock and publishes.", ConstLabels: labels}),
+		mOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ordertable_outbox_oldest_age_seconds", Help: "Age of the oldest unpublished outbox row (0 when empty); alert when it grows.", ConstLabels: labels}),
 		mBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ordertable_outbox_batch_size", Help: "Rows published per batch.", ConstLabels: labels,
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
 	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.mPublished, r.mErrors, r.mLag, r.mLeader, r.mBatch} {
+		for _, c := range []prometheus.Collector{r.mPublished, r.mErrors, r.mLag, r.mLeader, r.mBatch, r.mOldest} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("outbox relay: register metrics: %w", err)
 			}
@@ -237,6 +240,7 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 			return true, ctx.Err()
 		case errors.As(err, &ke):
 			r.mErrors.WithLabelValues("kafka").Inc()
+			r.sampleOldest(ctx, conn)
 			r.closeProducer()
 			d := kafkaBackoff.next()
 			r.log.Warn("outbox relay: Kafka unavailable; events wait in the outbox", "err", err, "retry_in", d)
@@ -259,6 +263,16 @@ func (r *Relay) session(ctx context.Context) (led bool, err error) {
 		}
 		// Notifications that piled up while publishing are all answered by the next drain.
 		r.discardNotifications(conn)
+	}
+}
+
+// sampleOldest updates the oldest-row gauge while nothing can be published.
+func (r *Relay) sampleOldest(ctx context.Context, conn *pgx.Conn) {
+	var age float64
+	err := conn.QueryRow(ctx, `SELECT coalesce((SELECT extract(epoch FROM clock_timestamp() - created_at)::float8
+		FROM outbox ORDER BY id LIMIT 1), 0)`).Scan(&age)
+	if err == nil {
+		r.mOldest.Set(age)
 	}
 }
 
@@ -304,8 +318,10 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 			return fmt.Errorf("read outbox: %w", err)
 		}
 		if len(batch) == 0 {
+			r.mOldest.Set(0)
 			return nil
 		}
+		r.mOldest.Set(batch[0].age)
 		done, pubErr := r.publish(ctx, batch)
 		acked := time.Since(read).Seconds() // lag is commit to acknowledgement
 		if len(done) > 0 {
