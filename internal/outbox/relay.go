@@ -325,7 +325,12 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 		done, pubErr := r.publish(ctx, batch)
 		acked := time.Since(read).Seconds() // lag is commit to acknowledgement
 		if len(done) > 0 {
-			if _, err := conn.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, done); err != nil {
+			// Kafka has these events: finish the bookkeeping even when shutting down, so a
+			// clean stop does not re-send them.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, err := conn.Exec(dctx, `DELETE FROM outbox WHERE id = ANY($1)`, done)
+			cancel()
+			if err != nil {
 				// Kafka has these events; they are published again after reconnecting, which
 				// at-least-once delivery allows.
 				return fmt.Errorf("delete published rows: %w", err)
