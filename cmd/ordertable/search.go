@@ -25,7 +25,10 @@ func newSearchCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.logger.Info("search: serving", "listen", listen, "alias", cfg.Alias)
+			if cfg.CursorSecret == "" {
+				a.logger.Warn("search: no --cursor-secret; cursors are signed with a random key and stop working after a restart or on another replica")
+			}
+			a.logger.Info("search: serving", "listen", listen, "alias", cfg.Alias, "es", esURL)
 			return svc.ListenAndServe(cmd.Context(), listen)
 		},
 	}

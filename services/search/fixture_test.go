@@ -204,7 +204,7 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	alias := testenv.UniqueName("orders")
-	svc, err := New(Config{Client: client, Alias: alias, CursorSecret: "test-secret-0123456789", FreshnessTTL: time.Nanosecond, MappingTTL: time.Second})
+	svc, err := New(Config{Client: client, Alias: alias, CursorSecret: "test-secret-0123456789"})
 	if err != nil {
 		t.Fatal(err)
 	}
