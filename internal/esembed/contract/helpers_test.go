@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -307,7 +306,5 @@ func decodeJSON(data []byte) (map[string]any, error) {
 	err := dec.Decode(&m)
 	return m, err
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func urlPathEscape(s string) string { return url.PathEscape(s) }

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestRefreshVisibility(t *testing.T) {
 		e.mustRaw(t, 201, http.MethodPut, "/"+idx+"/_doc/1", `{"n": 1}`)
 		waitFor(t, 10*time.Second, "periodic refresh makes the doc searchable", func() (bool, string) {
 			n := searchCount(t, e, idx)
-			return n == 1, "hits " + formatCount(n)
+			return n == 1, "hits " + strconv.Itoa(n)
 		})
 		// Turning the interval off stops periodic refreshes; turning it on again resumes them.
 		e.mustRaw(t, 200, http.MethodPut, "/"+idx+"/_settings", `{"index": {"refresh_interval": "-1"}}`)
@@ -90,9 +91,7 @@ func TestRefreshVisibility(t *testing.T) {
 		e.mustRaw(t, 200, http.MethodPut, "/"+idx+"/_settings", `{"index": {"refresh_interval": "100ms"}}`)
 		waitFor(t, 10*time.Second, "re-enabled refresh makes doc 2 searchable", func() (bool, string) {
 			n := searchCount(t, e, idx)
-			return n == 2, "hits " + formatCount(n)
+			return n == 2, "hits " + strconv.Itoa(n)
 		})
 	})
 }
-
-func formatCount(n int) string { return itoa(n) }
