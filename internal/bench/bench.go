@@ -76,8 +76,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// sizes are the data sizes of one run.
+// sizes are the data sizes of one run: upper bounds, each cut to what the measured rates of
+// this machine get done within the matching time budget, so a slow engine or a busy machine
+// lengthens no figure beyond its budget.
 type sizes struct {
+	Budget         time.Duration // the time one bulk phase may take
 	EngineDocs     int           // documents for the raw engine figure
 	WriteOrders    int           // orders created through the API for the write figure
 	Customers      int           // customers the orders are spread over
@@ -92,13 +95,21 @@ type sizes struct {
 
 func sizesFor(quick bool) sizes {
 	if quick {
-		return sizes{EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
+		return sizes{Budget: 8 * time.Second, EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
 			FreshnessFor: 6 * time.Second, FanoutOrders: 500, SearchDocs: 5_000, SearchSamples: 50,
 			ReindexOrders: 1_000, MemoryN: 1_000}
 	}
-	return sizes{EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
+	return sizes{Budget: 60 * time.Second, EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
 		FreshnessFor: 30 * time.Second, FanoutOrders: 10_000, SearchDocs: 200_000, SearchSamples: 400,
 		ReindexOrders: 20_000, MemoryN: 10_000}
+}
+
+// budgeted cuts n to what perSec gets done in d (at least floor); perSec 0 leaves n.
+func budgeted(n int, perSec float64, d time.Duration, floor int) int {
+	if perSec <= 0 {
+		return n
+	}
+	return max(min(n, int(perSec*d.Seconds())), min(floor, n))
 }
 
 // run is the state shared by the stages of one bench run.

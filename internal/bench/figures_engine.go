@@ -16,21 +16,30 @@ func (r *run) engineFigures(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := r.sizes.EngineDocs
-	ids, versions, bodies, err := newDocGen(r.cfg.Seed, r.sizes.Customers).docs(n, m)
+	ids, versions, bodies, err := newDocGen(r.cfg.Seed, r.sizes.Customers).docs(r.sizes.EngineDocs, m)
 	if err != nil {
 		return nil, err
 	}
+	es, err := r.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A probe sizes the run to the budget.
+	probe := min(500, len(ids))
+	r.progress("engine: probing with %d documents", probe)
+	est, err := engineBulkDocsPerSec(ctx, es, fmt.Sprintf("bench_probe_%d", r.cfg.Seed%100000), m, ids[:probe], versions[:probe], bodies[:probe], 2)
+	_ = es.do(context.WithoutCancel(ctx), http.MethodDelete, fmt.Sprintf("/bench_probe_%d", r.cfg.Seed%100000), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := budgeted(len(ids), est, r.sizes.Budget, 1000)
+	ids, versions, bodies = ids[:n], versions[:n], bodies[:n]
 	r.progress("engine: raw bleve batch baseline, %d docs", n)
 	raw, err := rawBleveDocsPerSec(ctx, filepath.Join(r.work, "rawbleve"), m, ids, bodies, 1000)
 	if err != nil {
 		return nil, err
 	}
 	r.progress("engine: raw bleve %.0f docs/s; now bulk through HTTP", raw)
-	es, err := r.engine(ctx)
-	if err != nil {
-		return nil, err
-	}
 	index := fmt.Sprintf("bench_engine_%d", r.cfg.Seed%100000)
 	got, err := engineBulkDocsPerSec(ctx, es, index, m, ids, versions, bodies, 2)
 	_ = es.do(context.WithoutCancel(ctx), http.MethodDelete, "/"+index, nil, nil)

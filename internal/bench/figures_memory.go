@@ -156,7 +156,9 @@ func (r *run) memoryFigures(ctx context.Context) ([]Figure, error) {
 	}
 	defer ixProc.stop()
 
-	n := r.sizes.MemoryN
+	r.mu.Lock()
+	n := budgeted(r.sizes.MemoryN, r.rawDocsS/10, r.sizes.Budget, 200)
+	r.mu.Unlock()
 	custs := syntheticCustomers(r.sizes.Customers)
 	if err := produceCustomers(ctx, broker.Addr(), custs); err != nil {
 		return []Figure{self}, err

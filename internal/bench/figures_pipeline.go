@@ -87,7 +87,9 @@ func (r *run) pipelineFigures(ctx context.Context) ([]Figure, error) {
 		return nil, err
 	}
 	st.KillIndexer(benchIndexerID)
-	m := r.sizes.PipelineEvents
+	r.mu.Lock()
+	m := budgeted(r.sizes.PipelineEvents, r.rawDocsS, r.sizes.Budget, 500)
+	r.mu.Unlock()
 	r.progress("pipeline: producing %d order events into Kafka with the indexer stopped", m)
 	if err := produceOrders(ctx, st.Brokers, custs, m, r.cfg.Seed+3); err != nil {
 		return nil, err
@@ -314,7 +316,9 @@ func (r *run) fanoutFigures(ctx context.Context) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := r.sizes.FanoutOrders
+	r.mu.Lock()
+	n := budgeted(r.sizes.FanoutOrders, r.apiRate, r.sizes.Budget, 200)
+	r.mu.Unlock()
 	c, err := seedCustomers(ctx, st, 1, 1, r.cfg.Seed+5)
 	if err != nil {
 		return nil, err

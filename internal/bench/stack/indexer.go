@@ -2,6 +2,9 @@ package stack
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/ordertable/ordertable/indexer"
@@ -94,15 +97,53 @@ func (s *Stack) IndexerEvents(id string) (float64, error) {
 	return total, nil
 }
 
-// KillIndexer stops instance id abruptly: its context is cancelled wherever it is, in-flight
-// bulk requests are abandoned and only batches already written have their offsets committed.
+// StartIndexerProcess starts instance id as a child process of bin (`ordertable indexer`),
+// so KillIndexer can SIGKILL it: no deferred code runs, no offset is committed on the way out,
+// the group membership lingers until its session times out. Its output goes to logFile.
+func (s *Stack) StartIndexerProcess(id, bin, logFile string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.ixProcs[id]; p != nil && p.ProcessState == nil {
+		return nil
+	}
+	if s.ixOpts.Group == "" {
+		s.ixOpts.Group = s.cfg.Name + "-indexer-" + randSuffix()
+	}
+	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("stack: indexer %s log: %w", id, err)
+	}
+	args := []string{"indexer", "--kafka-brokers", strings.Join(s.Brokers, ","), "--es-url", s.proxy.URL(),
+		"--kafka-group", s.ixOpts.Group, "--listen", "", "--instance-id", id}
+	if s.ixOpts.FlushInterval > 0 {
+		args = append(args, "--flush-interval", s.ixOpts.FlushInterval.String())
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("stack: indexer %s: %w", id, err)
+	}
+	go func() { _ = cmd.Wait(); out.Close() }()
+	s.ixProcs[id] = cmd
+	return nil
+}
+
+// KillIndexer stops instance id abruptly. A child process gets SIGKILL. An in-process instance
+// has its context cancelled wherever it is: in-flight bulk requests are abandoned and only
+// batches already written have their offsets committed.
 func (s *Stack) KillIndexer(id string) {
 	s.mu.Lock()
 	r := s.indexers[id]
 	delete(s.indexers, id)
+	p := s.ixProcs[id]
+	delete(s.ixProcs, id)
 	s.mu.Unlock()
 	if r != nil {
 		r.Stop()
+	}
+	if p != nil && p.Process != nil {
+		_ = p.Process.Kill()
 	}
 }
 

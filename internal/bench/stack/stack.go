@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -109,6 +110,7 @@ type Stack struct {
 	indexers  map[string]*Runner
 	ixOpts    IndexerOptions
 	ixRegs    map[string]*prometheus.Registry
+	ixProcs   map[string]*exec.Cmd
 	proxy     *faultproxy.Proxy
 	searchURL string
 	servers   []*Runner
@@ -122,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Stack{cfg: cfg, log: cfg.Logger, relays: map[string]*Runner{}, indexers: map[string]*Runner{}, ixRegs: map[string]*prometheus.Registry{}}
+	s := &Stack{cfg: cfg, log: cfg.Logger, relays: map[string]*Runner{}, indexers: map[string]*Runner{}, ixRegs: map[string]*prometheus.Registry{}, ixProcs: map[string]*exec.Cmd{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -391,6 +393,8 @@ func (s *Stack) Close() {
 	s.relays = map[string]*Runner{}
 	indexers := s.indexers
 	s.indexers = map[string]*Runner{}
+	procs := s.ixProcs
+	s.ixProcs = map[string]*exec.Cmd{}
 	servers := s.servers
 	s.servers = nil
 	cleanups := s.cleanups
@@ -398,6 +402,11 @@ func (s *Stack) Close() {
 	s.mu.Unlock()
 	for _, r := range indexers {
 		r.Stop()
+	}
+	for _, p := range procs {
+		if p.Process != nil {
+			_ = p.Process.Kill()
+		}
 	}
 	for _, r := range relays {
 		r.Stop()
