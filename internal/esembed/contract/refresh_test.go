@@ -73,6 +73,14 @@ func TestRefreshVisibility(t *testing.T) {
 		if n := searchCount(t, e, idx); n != 3 {
 			t.Errorf("after bulk refresh=wait_for: got %d hits, want 3", n)
 		}
+		e.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_update/3?refresh=wait_for", `{"doc": {"n": 30}}`)
+		if resp := e.mustRaw(t, 200, http.MethodPost, "/"+idx+"/_search", `{"query": {"term": {"n": 30}}}`); totalHits(resp) != 1 {
+			t.Errorf("after update refresh=wait_for: got %d hits for the new value, want 1", totalHits(resp))
+		}
+		e.mustRaw(t, 200, http.MethodDelete, "/"+idx+"/_doc/3?refresh=true", nil)
+		if n := searchCount(t, e, idx); n != 2 {
+			t.Errorf("after delete refresh=true: got %d hits, want 2", n)
+		}
 	})
 
 	t.Run("periodic refresh", func(t *testing.T) {
