@@ -86,7 +86,7 @@ func benchReindexOnce(b *testing.B) {
 	// Search latency before the reindex.
 	var before searchers
 	stop := before.run(ctx, h, 2)
-	pollUntil(b, time.Minute, func() bool { return before.ok.Load() >= 200 })
+	pollUntil(b, 2*time.Minute, func() bool { return before.ok.Load() >= 100 || before.failed.Load() > 0 })
 	stop()
 
 	var during searchers
