@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,14 +125,15 @@ func BenchmarkPaging(b *testing.B) {
 func BenchmarkComposition(b *testing.B) {
 	ctx := context.Background()
 	n := *benchOrders
-	cs, err := customers.New(ctx, customers.Config{DatabaseURL: testenv.NewDatabase(b, "benchsc")})
+	logger := slog.New(slog.NewTextHandler(stdout{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cs, err := customers.New(ctx, customers.Config{DatabaseURL: testenv.NewDatabase(b, "benchsc"), Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cs.Close)
 	csrv := httptest.NewServer(cs.Handler())
 	b.Cleanup(csrv.Close)
-	osvc, err := orders.New(ctx, orders.Config{DatabaseURL: testenv.NewDatabase(b, "benchso"), CustomersURL: csrv.URL})
+	osvc, err := orders.New(ctx, orders.Config{DatabaseURL: testenv.NewDatabase(b, "benchso"), CustomersURL: csrv.URL, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -259,6 +262,14 @@ func BenchmarkComposition(b *testing.B) {
 	b.ReportMetric(api.p(.5), "search_p50_ms")
 	b.ReportMetric(api.p(.99), "search_p99_ms")
 	b.ReportMetric(comp.p(.5)/api.p(.5), "compose/search_p50")
+}
+
+// stdout sends the services' warnings to the benchmark log.
+type stdout struct{ b *testing.B }
+
+func (w stdout) Write(p []byte) (int, error) {
+	w.b.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // parallel runs f(0..n-1) on 16 workers and fails b on the first error.
