@@ -274,12 +274,38 @@ func (r *Reindexer) prepare(ctx context.Context, m *Mapping, file string) (*Job,
 		case StepSwapped:
 			r.log.Info("reindex: already done", "job", job.ID, "swapped_at", job.SwappedAt)
 			return job, nil
-		case StepRolledBack, StepAborted:
-			return nil, fmt.Errorf("%w: job %s was %s; run `reindex cleanup` to delete %s, or bump mapping_version",
-				ErrRefused, job.ID, job.Step, job.NewIndex)
+		case StepRolledBack:
+			exists, err := r.es.indexExists(ctx, job.NewIndex)
+			if err != nil {
+				return nil, err
+			}
+			targets, err := r.es.aliasIndices(ctx, r.cfg.TargetsAlias)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case !exists:
+				r.log.Info("reindex: the rolled-back index is gone; starting over", "job", job.ID)
+			case slices.Contains(targets, job.NewIndex):
+				// Still receiving live writes since the rollback: roll forward after a new
+				// verification.
+				live, err := r.liveIndex(ctx)
+				if err != nil {
+					return nil, err
+				}
+				job.OldIndex, job.Step, job.Verify, job.RolledBackAt = live, StepFinished, nil, time.Time{}
+				r.log.Info("reindex: rolling forward", "job", job.ID, "from", live)
+				return job, r.store.put(ctx, job)
+			default:
+				return nil, fmt.Errorf("%w: job %s was rolled back and %s no longer receives writes; `reindex abort %s` deletes it, then run again",
+					ErrRefused, job.ID, job.NewIndex, job.ID)
+			}
+		case StepAborted:
+			r.log.Info("reindex: the job was aborted; starting over", "job", job.ID)
+		default:
+			r.log.Info("reindex: resuming", "job", job.ID, "step", job.Step)
+			return job, nil
 		}
-		r.log.Info("reindex: resuming", "job", job.ID, "step", job.Step)
-		return job, nil
 	}
 	plan, err := r.Plan(ctx, m)
 	if err != nil {
@@ -428,7 +454,8 @@ func (r *Reindexer) waitLag(ctx context.Context) (int64, error) {
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return last, fmt.Errorf("indexer lag %d still above %d after %s (last error: %v)", last, r.cfg.MaxLag, r.cfg.LagTimeout, err)
+				return last, fmt.Errorf("indexer lag %d still above %d after %s (is the indexer running, and is --kafka-group its group? last error: %v); run again to resume",
+					last, r.cfg.MaxLag, r.cfg.LagTimeout, err)
 			}
 			return last, ctx.Err()
 		case <-time.After(500 * time.Millisecond):

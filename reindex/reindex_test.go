@@ -287,6 +287,15 @@ func TestRollbackAfterSwapWithWrites(t *testing.T) {
 	if _, err := r.Rollback(ctx, false); !errors.Is(err, ErrRefused) {
 		t.Fatalf("second rollback: got %v, want ErrRefused", err)
 	}
+	// Running the job again rolls forward: v2 kept receiving writes, so it verifies and swaps.
+	writeSome()
+	if job, err = r.Run(ctx, h.v2, RunOptions{}); err != nil || job.Step != StepSwapped || job.OldIndex != h.v1.IndexName() {
+		t.Fatalf("roll forward: %+v %v", job, err)
+	}
+	if got := h.aliasIndices(ctx, h.alias); !slices.Equal(got, []string{h.v2.IndexName()}) {
+		t.Fatalf("after roll forward alias -> %v, want v2", got)
+	}
+	h.mustVerify(ctx, h.alias)
 }
 
 // TestCleanupHonoursGrace checks cleanup keeps the previous index during the grace period and

@@ -76,6 +76,16 @@ func (o *reindexOpts) open(a *app, needLag bool) (r *reindex.Reindexer, closeFn 
 	return r, closeFn, nil
 }
 
+// with opens the Reindexer, runs fn and releases the connections.
+func (o *reindexOpts) with(a *app, needLag bool, fn func(r *reindex.Reindexer) error) error {
+	r, closeFn, err := o.open(a, needLag)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(r)
+}
+
 func (o *reindexOpts) print(w io.Writer, v any, text func(w io.Writer)) {
 	if o.jsonOut {
 		enc := json.NewEncoder(w)
@@ -116,30 +126,27 @@ func newReindexPlanCmd(a *app, o *reindexOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			p, err := r.Plan(cmd.Context(), m)
-			if err != nil {
-				return err
-			}
-			o.print(cmd.OutOrStdout(), p, func(w io.Writer) {
-				fmt.Fprintf(w, "live index:  %s (mapping_version %d)\n", orNone(p.LiveIndex), p.LiveVersion)
-				fmt.Fprintf(w, "new index:   %s (mapping_version %d)\n", p.NewIndex, p.NewVersion)
-				fmt.Fprintf(w, "added:       %s\n", list(p.Added))
-				fmt.Fprintf(w, "removed:     %s\n", list(p.Removed))
-				fmt.Fprintf(w, "changed:     %s\n", list(p.Changed))
-				if len(p.Settings) > 0 {
-					fmt.Fprintf(w, "settings:    %s\n", list(p.Settings))
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				p, err := r.Plan(cmd.Context(), m)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "rebuild:     %v\n", yesNo(p.Rebuild))
+				o.print(cmd.OutOrStdout(), p, func(w io.Writer) {
+					fmt.Fprintf(w, "live index:  %s (mapping_version %d)\n", orNone(p.LiveIndex), p.LiveVersion)
+					fmt.Fprintf(w, "new index:   %s (mapping_version %d)\n", p.NewIndex, p.NewVersion)
+					fmt.Fprintf(w, "added:       %s\n", list(p.Added))
+					fmt.Fprintf(w, "removed:     %s\n", list(p.Removed))
+					fmt.Fprintf(w, "changed:     %s\n", list(p.Changed))
+					if len(p.Settings) > 0 {
+						fmt.Fprintf(w, "settings:    %s\n", list(p.Settings))
+					}
+					fmt.Fprintf(w, "rebuild:     %v\n", yesNo(p.Rebuild))
+				})
+				if p.Problem != "" {
+					return fmt.Errorf("%w: %s", reindex.ErrRefused, p.Problem)
+				}
+				return nil
 			})
-			if p.Problem != "" {
-				return fmt.Errorf("%w: %s", reindex.ErrRefused, p.Problem)
-			}
-			return nil
 		},
 	}
 	c.Flags().StringVar(&file, "mapping", "", "mapping file, e.g. mappings/orders_v2.json (required)")
@@ -162,16 +169,13 @@ func newReindexRunCmd(a *app, o *reindexOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, closeFn, err := o.open(a, true)
-			if err != nil {
+			return o.with(a, true, func(r *reindex.Reindexer) error {
+				job, err := r.Run(cmd.Context(), m, reindex.RunOptions{MappingFile: file, Until: reindex.Step(until), Force: force})
+				if job != nil {
+					printJob(cmd.OutOrStdout(), o, job)
+				}
 				return err
-			}
-			defer closeFn()
-			job, err := r.Run(cmd.Context(), m, reindex.RunOptions{MappingFile: file, Until: reindex.Step(until), Force: force})
-			if job != nil {
-				printJob(cmd.OutOrStdout(), o, job)
-			}
-			return err
+			})
 		},
 	}
 	f := c.Flags()
@@ -197,16 +201,13 @@ func newReindexSwapCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "Move the read alias to a finished job's index (after `run --until verified`)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				job, err := r.Swap(cmd.Context(), args[0], force)
+				if job != nil {
+					printJob(cmd.OutOrStdout(), o, job)
+				}
 				return err
-			}
-			defer closeFn()
-			job, err := r.Swap(cmd.Context(), args[0], force)
-			if job != nil {
-				printJob(cmd.OutOrStdout(), o, job)
-			}
-			return err
+			})
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "swap even if verification failed")
@@ -220,63 +221,60 @@ func newReindexStatusCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "Show the current (or given) job: step, progress, rate, ETA, indexer lag",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, closeFn, err := o.open(a, true)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			st, err := r.Status(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			o.print(cmd.OutOrStdout(), st, func(w io.Writer) {
-				fmt.Fprintf(w, "live index:  %s\n", orNone(st.Live))
-				if st.Lag >= 0 {
-					fmt.Fprintf(w, "indexer lag: %d events\n", st.Lag)
-				} else if st.LagError != "" {
-					fmt.Fprintf(w, "indexer lag: unknown (%s)\n", st.LagError)
+			return o.with(a, true, func(r *reindex.Reindexer) error {
+				id := ""
+				if len(args) == 1 {
+					id = args[0]
 				}
-				if st.Locked != "" {
-					fmt.Fprintf(w, "running:     %s\n", st.Locked)
+				st, err := r.Status(cmd.Context(), id)
+				if err != nil {
+					return err
 				}
-				if st.Job == nil {
-					fmt.Fprintln(w, "job:         none")
-					return
-				}
-				j := st.Job
-				fmt.Fprintf(w, "job:         %s (%s -> %s), step %s\n", j.ID, orNone(j.OldIndex), j.NewIndex, j.Step)
-				if j.Error != "" {
-					fmt.Fprintf(w, "last error:  %s\n", j.Error)
-				}
-				if len(j.Slices) > 0 {
-					done := 0
-					for _, s := range j.Slices {
-						if s.Done {
-							done++
+				o.print(cmd.OutOrStdout(), st, func(w io.Writer) {
+					fmt.Fprintf(w, "live index:  %s\n", orNone(st.Live))
+					if st.Lag >= 0 {
+						fmt.Fprintf(w, "indexer lag: %d events\n", st.Lag)
+					} else if st.LagError != "" {
+						fmt.Fprintf(w, "indexer lag: unknown (%s)\n", st.LagError)
+					}
+					if st.Locked != "" {
+						fmt.Fprintf(w, "running:     %s\n", st.Locked)
+					}
+					if st.Job == nil {
+						fmt.Fprintln(w, "job:         none")
+						return
+					}
+					j := st.Job
+					fmt.Fprintf(w, "job:         %s (%s -> %s), step %s\n", j.ID, orNone(j.OldIndex), j.NewIndex, j.Step)
+					if j.Error != "" {
+						fmt.Fprintf(w, "last error:  %s\n", j.Error)
+					}
+					if len(j.Slices) > 0 {
+						done := 0
+						for _, s := range j.Slices {
+							if s.Done {
+								done++
+							}
 						}
+						pct := ""
+						if st.Estimate > 0 {
+							pct = fmt.Sprintf(" (%.1f%% of ~%d)", 100*float64(st.Docs)/float64(st.Estimate), st.Estimate)
+						}
+						fmt.Fprintf(w, "backfill:    %d docs%s, %d/%d slices, %.0f docs/s", st.Docs, pct, done, len(j.Slices), st.Rate)
+						if st.ETA > 0 {
+							fmt.Fprintf(w, ", ETA %s", st.ETA.Round(time.Second))
+						}
+						fmt.Fprintln(w)
 					}
-					pct := ""
-					if st.Estimate > 0 {
-						pct = fmt.Sprintf(" (%.1f%% of ~%d)", 100*float64(st.Docs)/float64(st.Estimate), st.Estimate)
+					if v := j.Verify; v != nil {
+						fmt.Fprintf(w, "verify:      %s (%s) %s\n", map[bool]string{true: "passed", false: "FAILED"}[v.OK], v.Mode, v.Detail)
 					}
-					fmt.Fprintf(w, "backfill:    %d docs%s, %d/%d slices, %.0f docs/s", st.Docs, pct, done, len(j.Slices), st.Rate)
-					if st.ETA > 0 {
-						fmt.Fprintf(w, ", ETA %s", st.ETA.Round(time.Second))
+					if !j.GraceUntil.IsZero() {
+						fmt.Fprintf(w, "grace until: %s\n", j.GraceUntil.Format(time.RFC3339))
 					}
-					fmt.Fprintln(w)
-				}
-				if v := j.Verify; v != nil {
-					fmt.Fprintf(w, "verify:      %s (%s) %s\n", map[bool]string{true: "passed", false: "FAILED"}[v.OK], v.Mode, v.Detail)
-				}
-				if !j.GraceUntil.IsZero() {
-					fmt.Fprintf(w, "grace until: %s\n", j.GraceUntil.Format(time.RFC3339))
-				}
+				})
+				return nil
 			})
-			return nil
 		},
 	}
 }
@@ -287,28 +285,25 @@ func newReindexListCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "List the versioned indices: which is live, which receive writes, doc counts, mapping versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			infos, err := r.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			o.print(cmd.OutOrStdout(), infos, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "INDEX\tVERSION\tDOCS\tLIVE\tWRITES\tJOB")
-				for _, in := range infos {
-					job := ""
-					if in.Job != "" {
-						job = string(in.JobStep)
-					}
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", in.Name, in.MappingVersion, in.Docs, yesNo(in.Live), yesNo(in.Target), job)
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				infos, err := r.List(cmd.Context())
+				if err != nil {
+					return err
 				}
-				_ = tw.Flush()
+				o.print(cmd.OutOrStdout(), infos, func(w io.Writer) {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "INDEX\tVERSION\tDOCS\tLIVE\tWRITES\tJOB")
+					for _, in := range infos {
+						job := ""
+						if in.Job != "" {
+							job = string(in.JobStep)
+						}
+						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", in.Name, in.MappingVersion, in.Docs, yesNo(in.Live), yesNo(in.Target), job)
+					}
+					_ = tw.Flush()
+				})
+				return nil
 			})
-			return nil
 		},
 	}
 }
@@ -320,18 +315,15 @@ func newReindexRollbackCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "Move the read alias back to the previous index (instant; it kept receiving writes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			job, err := r.Rollback(cmd.Context(), force)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rolled back: %s is live again (%s still receives writes until %s)\n",
-				job.OldIndex, job.NewIndex, job.GraceUntil.Format(time.RFC3339))
-			return nil
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				job, err := r.Rollback(cmd.Context(), force)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rolled back: %s is live again (%s still receives writes until %s)\n",
+					job.OldIndex, job.NewIndex, job.GraceUntil.Format(time.RFC3339))
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "roll back even to an index that stopped receiving writes")
@@ -349,22 +341,19 @@ func newReindexCleanupCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "Delete old versioned indices past their grace period, keeping the N newest besides the live one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			res, err := r.Cleanup(cmd.Context(), keep, force)
-			if err != nil {
-				return err
-			}
-			o.print(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "deleted:                 %s\n", list(res.Deleted))
-				fmt.Fprintf(w, "kept:                    %s\n", list(res.Kept))
-				fmt.Fprintf(w, "stopped receiving writes: %s\n", list(res.Untargeted))
-				fmt.Fprintf(w, "in grace period:         %s\n", list(res.Waiting))
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				res, err := r.Cleanup(cmd.Context(), keep, force)
+				if err != nil {
+					return err
+				}
+				o.print(cmd.OutOrStdout(), res, func(w io.Writer) {
+					fmt.Fprintf(w, "deleted:                 %s\n", list(res.Deleted))
+					fmt.Fprintf(w, "kept:                    %s\n", list(res.Kept))
+					fmt.Fprintf(w, "stopped receiving writes: %s\n", list(res.Untargeted))
+					fmt.Fprintf(w, "in grace period:         %s\n", list(res.Waiting))
+				})
+				return nil
 			})
-			return nil
 		},
 	}
 	c.Flags().IntVar(&keep, "keep", 1, "old versions to keep besides the live index")
@@ -378,17 +367,14 @@ func newReindexAbortCmd(a *app, o *reindexOpts) *cobra.Command {
 		Short: "Abandon an unfinished job: stop writing to its index and delete it (readers are unaffected)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			job, err := r.Abort(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "aborted %s: index %s deleted\n", job.ID, job.NewIndex)
-			return nil
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				job, err := r.Abort(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "aborted %s: index %s deleted\n", job.ID, job.NewIndex)
+				return nil
+			})
 		},
 	}
 }

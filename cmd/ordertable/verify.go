@@ -24,32 +24,29 @@ while before being reported, so writes in flight do not count. --repair rewrites
 (external versions: a newer live write always wins) and deletes extra ones.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, closeFn, err := o.open(a, false)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			printed := 0
-			out := cmd.OutOrStdout()
-			opt.Report = func(d reindex.Difference) {
-				if o.jsonOut || printed >= maxPrint {
-					return
+			return o.with(a, false, func(r *reindex.Reindexer) error {
+				printed := 0
+				out := cmd.OutOrStdout()
+				opt.Report = func(d reindex.Difference) {
+					if o.jsonOut || printed >= maxPrint {
+						return
+					}
+					printed++
+					fmt.Fprintf(out, "%s %s %s\n", d.Kind, d.ID, d.Detail)
 				}
-				printed++
-				fmt.Fprintf(out, "%s %s %s\n", d.Kind, d.ID, d.Detail)
-			}
-			res, err := r.Verify(cmd.Context(), opt)
-			if err != nil {
-				return err
-			}
-			o.print(out, res, func(w io.Writer) {
-				fmt.Fprintf(w, "verify %s (%s): %d checked, %d documents in the index: %d missing, %d extra, %d stale\n",
-					opt.Index, res.Mode, res.Checked, res.IndexCount, res.Missing, res.Extra, res.Stale)
+				res, err := r.Verify(cmd.Context(), opt)
+				if err != nil {
+					return err
+				}
+				o.print(out, res, func(w io.Writer) {
+					fmt.Fprintf(w, "verify %s (%s): %d checked, %d documents in the index: %d missing, %d extra, %d stale\n",
+						opt.Index, res.Mode, res.Checked, res.IndexCount, res.Missing, res.Extra, res.Stale)
+				})
+				if !res.OK {
+					return fmt.Errorf("verify: %d differences remain", res.Missing+res.Extra+res.Stale)
+				}
+				return nil
 			})
-			if !res.OK {
-				return fmt.Errorf("verify: %d differences remain", res.Missing+res.Extra+res.Stale)
-			}
-			return nil
 		},
 	}
 	o.connFlags(cmd)
