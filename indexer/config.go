@@ -49,6 +49,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics. Default: a new registry with Go and process collectors.
 	Registry *prometheus.Registry
+	// ObserveFreshness, when set, is called with each indexed event's topic and freshness
+	// (event time to documents accepted); benchmarks use it for exact percentiles, the
+	// histogram metric is always kept.
+	ObserveFreshness func(topic string, d time.Duration)
 }
 
 func (c *Config) setDefaults() {

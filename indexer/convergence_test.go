@@ -172,13 +172,28 @@ func TestConvergence(t *testing.T) {
 			c := pick(liveCustomers)
 			_, err = src.orders.Update(ctx, pick(liveOrders), 0, orders.PatchInput{CustomerID: &c})
 			kind = "order.move"
-		case op < 90:
+		case op < 88:
+			// A customer change and an order moving to that customer at the same moment: the
+			// interleaving the fan-out protocol is about.
+			c, o := pick(liveCustomers), pick(liveOrders)
+			name := fmt.Sprintf("Raced %d", i)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := src.customers.Update(ctx, c, 0, customers.PatchInput{Name: &name})
+				errc <- err
+			}()
+			_, err = src.orders.Update(ctx, o, 0, orders.PatchInput{CustomerID: &c})
+			if cerr := <-errc; err == nil {
+				err = cerr
+			}
+			kind = "race"
+		case op < 91:
 			id := pick(liveOrders)
 			if err = src.orders.Delete(ctx, id, 0); err == nil {
 				liveOrders = remove(liveOrders, id)
 			}
 			kind = "order.delete"
-		case op < 96:
+		case op < 97:
 			// Duplicates and reordering: old events delivered again, after newer ones.
 			old := tap.snapshot()
 			if len(old) > 0 {

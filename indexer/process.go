@@ -102,64 +102,79 @@ func (ix *Indexer) process(ctx context.Context, topic string, msgs []*sarama.Con
 		}
 		ix.m.events.WithLabelValues(topic, "indexed").Inc()
 		ix.m.freshness.Observe(now.Sub(it.ev.Time).Seconds())
+		if ix.cfg.ObserveFreshness != nil {
+			ix.cfg.ObserveFreshness(topic, now.Sub(it.ev.Time))
+		}
 	}
 	ix.m.batches.WithLabelValues(topic).Observe(float64(len(msgs)))
 	return nil
 }
 
 // writeState writes the state documents of the batch and dead-letters the rejected ones. It
-// returns the items whose state was accepted (applied or already newer).
-func (ix *Indexer) writeState(ctx context.Context, batch []*item, op func(*events.Event) esindex.Op) ([]*item, error) {
+// returns the items whose state was accepted, and among them those whose write was applied
+// (the others met a state as new or newer: a duplicate or a stale event).
+func (ix *Indexer) writeState(ctx context.Context, batch []*item, op func(*events.Event) esindex.Op) (accepted []*item, applied map[*item]bool, err error) {
 	ops := make([]esindex.Op, len(batch))
 	for i, it := range batch {
 		ops[i] = op(&it.ev)
 	}
 	res, err := ix.writer.Write(ctx, ops)
 	if err != nil {
-		return nil, fmt.Errorf("write state: %w", err)
+		return nil, nil, fmt.Errorf("write state: %w", err)
 	}
-	ok := batch[:0:0]
+	applied = make(map[*item]bool, len(batch))
 	for i, r := range res {
-		if r.Outcome == esindex.Rejected {
+		switch r.Outcome {
+		case esindex.Rejected:
 			batch[i].deadLetter("rejected", "state "+ops[i].Index+": "+r.Reason())
 			continue
+		case esindex.Applied:
+			applied[batch[i]] = true
 		}
-		ok = append(ok, batch[i])
+		accepted = append(accepted, batch[i])
 	}
-	return ok, nil
+	return accepted, applied, nil
 }
 
-// processOrders: write each order's state, then read back the latest state of the orders and
-// of their customers (GET is real-time) and write the joined documents. Reading the state back
-// instead of using the event's snapshot makes stale and duplicate events harmless: they write
-// the latest known document, or a 409.
+// processOrders: write each order's state, then write the joined documents of the latest
+// state of each order with the latest state of its customer (GET is real-time). When the state
+// write was applied, the latest state is the event's snapshot; when it met a newer or equal
+// state (409: a duplicate or stale event), the stored state is read back and used instead, so
+// stale and duplicate events rewrite the newest document (and get 409) rather than an old one.
 func (ix *Indexer) processOrders(ctx context.Context, batch []*item) error {
 	if err := ix.acquire(ctx); err != nil {
 		return err
 	}
 	defer ix.release()
-	accepted, err := ix.writeState(ctx, batch, ix.state.orderOp)
+	readAt := time.Now()
+	accepted, applied, err := ix.writeState(ctx, batch, ix.state.orderOp)
 	if err != nil || len(accepted) == 0 {
 		return err
 	}
 	blame := make(map[string]*item, len(accepted))
-	ids := make([]string, len(accepted))
-	for i, it := range accepted {
-		ids[i] = it.ev.EntityID
+	var reread []string
+	for _, it := range accepted {
 		blame[it.ev.EntityID] = it
+		if !applied[it] {
+			reread = append(reread, it.ev.EntityID)
+		}
 	}
-	readAt := time.Now()
-	states, err := ix.state.getOrders(ctx, ids)
+	states, err := ix.state.getOrders(ctx, reread)
 	if err != nil {
 		return err
 	}
-	orders := make([]*orderState, 0, len(ids))
-	for _, id := range ids {
-		s, ok := states[id]
-		if !ok {
-			return fmt.Errorf("order state %s missing right after writing it", id)
+	orders := make([]*orderState, 0, len(accepted))
+	for _, it := range accepted {
+		if applied[it] {
+			st := ix.state.orderOp(&it.ev).Doc.(orderState)
+			orders = append(orders, &st)
+			continue
 		}
-		orders = append(orders, s)
+		st, ok := states[it.ev.EntityID]
+		if !ok {
+			return fmt.Errorf("order state %s missing after a version conflict on it", it.ev.EntityID)
+		}
+		orders = append(orders, st)
 	}
 	return ix.writeDocs(ctx, orders, readAt, func(orderID string) *item { return blame[orderID] }, nil)
 }
@@ -170,7 +185,7 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 	if err := ix.acquire(ctx); err != nil {
 		return err
 	}
-	accepted, err := ix.writeState(ctx, batch, ix.state.customerOp)
+	accepted, _, err := ix.writeState(ctx, batch, ix.state.customerOp)
 	// The search below sees the order states as of the refresh, so that is when they were read.
 	readAt := time.Now()
 	if err == nil && len(accepted) > 0 {
