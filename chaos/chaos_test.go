@@ -323,8 +323,8 @@ func TestChaosConvergence(t *testing.T) {
 	if !last.clean() {
 		t.Fatalf("not converged within %s after the last fault: %s", p.ConvergeTimeout, last)
 	}
-	if n := faults.total(); n < p.IndexerKills {
-		t.Errorf("only %d faults injected, planned at least %d indexer kills", n, p.IndexerKills)
+	if n := faults.count("indexer kill") + faults.count("indexer kill during reindex"); n < min(p.IndexerKills, 20) && os.Getenv("CHAOS_DURATION") == "" {
+		t.Errorf("indexer killed %d times, want at least %d", n, min(p.IndexerKills, 20))
 	}
 	if wl.failures.Load() > wl.total()/20 {
 		t.Errorf("%d workload operations failed unexpectedly (last: %v)", wl.failures.Load(), wl.lastErr.Load())
@@ -362,6 +362,12 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("build ordertable for the SIGKILL indexer: %v\n%s", err, out)
 	}
 	return bin
+}
+
+func (f *faultLog) count(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[kind]
 }
 
 func (f *faultLog) total() int {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -38,9 +38,9 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 			if a.logLevel == "debug" {
 				cfg.Logger = a.logger // the components' own logs drown the progress lines otherwise
 			}
-			rep, err := bench.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
+			rep, runErr := bench.Run(cmd.Context(), cfg)
+			if rep == nil {
+				return runErr
 			}
 			rep.Command = "ordertable " + strings.Join(os.Args[1:], " ")
 			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
@@ -64,7 +64,7 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 			if missed := rep.Failed(); len(missed) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d figure(s) missed their target\n", len(missed))
 			}
-			return nil
+			return runErr
 		},
 	}
 	f := cmd.Flags()

@@ -166,7 +166,8 @@ func stages() []stage {
 }
 
 // Run measures every figure and returns the report. It fails only when the run itself can't
-// start; a failing figure group is reported as not measured.
+// start; a failing figure group is reported as not measured. When ctx ends early it returns
+// the figures measured so far with the error.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -205,14 +206,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, st.group) {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+		if ctx.Err() != nil {
+			rep.Figures = append(rep.Figures, fillMissing(st, nil, "interrupted")...)
+			continue
 		}
 		r.progress("%s: start", st.group)
 		t0 := time.Now()
 		figs, err := st.run(r, ctx)
 		if err != nil {
 			reason := err.Error()
+			if ctx.Err() != nil {
+				reason = "interrupted"
+			}
 			r.progress("%s: not measured: %s", st.group, reason)
 			figs = fillMissing(st, figs, reason)
 		}
@@ -225,6 +230,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Figures = append(rep.Figures, figs...)
 	}
 	rep.Duration = time.Since(r.start)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("bench: interrupted: %w", err)
+	}
 	return rep, nil
 }
 

@@ -108,3 +108,40 @@ func show(b *bool) string {
 }
 
 func msd(i int) time.Duration { return time.Duration(i) * time.Millisecond }
+
+func TestBudgeted(t *testing.T) {
+	tests := []struct {
+		n      int
+		perSec float64
+		d      time.Duration
+		floor  int
+		want   int
+	}{
+		{200_000, 1000, 60 * time.Second, 1000, 60_000},
+		{5_000, 100_000, 8 * time.Second, 1000, 5_000},
+		{5_000, 10, 8 * time.Second, 1000, 1000},
+		{500, 10, 8 * time.Second, 1000, 500},
+		{5_000, 0, 8 * time.Second, 1000, 5_000},
+	}
+	for _, tt := range tests {
+		if got := budgeted(tt.n, tt.perSec, tt.d, tt.floor); got != tt.want {
+			t.Errorf("budgeted(%d, %v, %v, %d) = %d, want %d", tt.n, tt.perSec, tt.d, tt.floor, got, tt.want)
+		}
+	}
+}
+
+func TestAbuseCasesAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range AbuseCases("eyJpIjoib3JkZXJzX3YxIn0.c2ln") {
+		if c.Name == "" || seen[c.Name] {
+			t.Errorf("abuse case name %q empty or repeated", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Accepts(500) || c.Accepts(200) && !c.LiteralOK {
+			t.Errorf("%s: accepts a 5xx or an unexpected 2xx", c.Name)
+		}
+		if !c.Accepts(400) {
+			t.Errorf("%s: does not accept 400", c.Name)
+		}
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// abusePause is each attacking client's pause between hostile requests.
+const abusePause = 20 * time.Millisecond
+
 // abuseFigures measures the search API under hostile traffic: normal sorted first pages are
 // timed alone (baseline), then again while two clients replay every AbuseCase in a loop. The
 // figures are the share of hostile requests answered as they should be (goal 1: every one a
@@ -77,6 +80,12 @@ func (r *run) abuseFigures(ctx context.Context) ([]Figure, error) {
 				if d := int64(took); d > slowest.Load() {
 					slowest.Store(d)
 				}
+				// A short pause per request: the attackers share this machine's two cores
+				// with the server under test, which a remote attacker would not.
+				select {
+				case <-actx.Done():
+				case <-time.After(abusePause):
+				}
 				if err == nil && c.Accepts(status) {
 					ok.Add(1)
 					continue
@@ -107,6 +116,6 @@ func (r *run) abuseFigures(ctx context.Context) ([]Figure, error) {
 	}
 	slow := plain("abuse", "abuse.slowest_hostile_answer", ms(time.Duration(slowest.Load())), "ms", AtMost(5000))
 	p99 := ratioOf("abuse", "abuse.normal_search_p99_during", ms(during.percentile(99)), "ms", ms(before.percentile(99)), "normal search p99 alone", AtMost(2))
-	p99.Note = fmt.Sprintf("sorted first pages, %d sequential requests alone then %d under abuse; p50 %.1f ms vs %.1f ms alone", before.count(), during.count(), ms(during.percentile(50)), ms(before.percentile(50)))
+	p99.Note = fmt.Sprintf("sorted first pages, %d sequential requests alone then %d under abuse (2 attacking clients, %s pause each); p50 %.1f ms vs %.1f ms alone", before.count(), during.count(), abusePause, ms(during.percentile(50)), ms(before.percentile(50)))
 	return []Figure{rej, slow, p99}, nil
 }

@@ -164,10 +164,15 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	total := time.Since(t0)
 	stopBG()
 	wg.Wait()
-	if err != nil {
+	refused := ""
+	switch {
+	case errors.Is(err, reindex.ErrVerifyFailed) && job != nil:
+		// The job built the index but rightly refused to swap: the figures of the build stand,
+		// those of the swap don't.
+		refused = "swap refused: " + err.Error()
+	case err != nil:
 		return nil, err
-	}
-	if job.Step != reindex.StepSwapped {
+	case job.Step != reindex.StepSwapped:
 		return nil, fmt.Errorf("reindex ended at step %s", job.Step)
 	}
 	backfill := job.BackfillEnd.Sub(job.BackfillStart)
@@ -193,6 +198,12 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	fails.Note = "errors or empty pages of the search API during the whole reindex, swap included"
 	if v := firstFail.Load(); v != nil {
 		fails.Note += "; first: " + v.(string)
+	}
+	if refused != "" {
+		add = notMeasured("reindex", "reindex.add_column_time", refused)
+		fails.Name = "reindex.failed_searches_during_build"
+		fails.Note += "; no swap happened (" + refused + ")"
+		return []Figure{bf, add, p99, fails, notMeasured("reindex", "reindex.failed_searches_during_swap", refused)}, nil
 	}
 	return []Figure{bf, add, p99, fails}, nil
 }
