@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,27 +11,34 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/devstack"
+	"github.com/ordertable/ordertable/internal/esembed"
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/internal/kafkaconfig"
 	"github.com/ordertable/ordertable/internal/kafkaembed"
 	"github.com/ordertable/ordertable/services/customers"
 	"github.com/ordertable/ordertable/services/orders"
+	"github.com/ordertable/ordertable/services/search"
 )
 
 func newDevCmd(a *app) *cobra.Command {
 	var (
 		dataDir, postgresURL, authToken            string
 		kafkaListen, customersListen, ordersListen string
+		esListen, indexerListen, searchListen      string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole stack locally with embedded engines (Kafka, both services)",
-		Long: `Runs everything on this machine: the embedded Kafka broker (state in DIR/kafka), the
-CustomerService and the PurchaseOrderService against the local PostgreSQL (databases
-"customers" and "orders", created if missing). Components start in dependency order; the
-URLs are printed once all are healthy; Ctrl-C stops everything in reverse order. State in
---data survives restarts, so no undelivered event is lost.`,
+		Short: "Run the whole system locally on embedded engines (Elasticsearch, Kafka, services, indexer, search)",
+		Long: `Runs everything on this machine: the embedded Elasticsearch-compatible engine (state in
+DIR/es), the embedded Kafka broker (state in DIR/kafka), the CustomerService and the
+PurchaseOrderService against the local PostgreSQL (databases "customers" and "orders", created
+if missing), the indexer (which creates orders_v1 and the aliases on first start) and the search
+API with its web page. Components start in dependency order; the URLs are printed once all are
+healthy; Ctrl-C stops everything in reverse order. State in --data survives restarts, so no
+undelivered event and no indexed document is lost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {
@@ -41,8 +49,11 @@ URLs are printed once all are healthy; Ctrl-C stops everything in reverse order.
 				dataDir = d
 			}
 			kafkaDir := filepath.Join(dataDir, "kafka")
-			if err := os.MkdirAll(kafkaDir, 0o755); err != nil {
-				return fmt.Errorf("dev: data dir: %w", err)
+			esDir := filepath.Join(dataDir, "es")
+			for _, d := range []string{kafkaDir, esDir} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return fmt.Errorf("dev: data dir: %w", err)
+				}
 			}
 			customersDB, err := withDatabase(postgresURL, "customers")
 			if err != nil {
@@ -59,7 +70,23 @@ URLs are printed once all are healthy; Ctrl-C stops everything in reverse order.
 
 			stack := devstack.New(devstack.Config{Out: cmd.OutOrStdout(), Logger: log,
 				Banner: "ordertable dev stack is up (state in " + dataDir + "):"})
+			esURL := "http://" + esListen
 			stack.Add(
+				&devstack.Runner{Name: "elasticsearch", URL: esURL + "  (embedded engine, ES_URL)",
+					Run: func(ctx context.Context) error {
+						ln, err := net.Listen("tcp", esListen)
+						if err != nil {
+							return fmt.Errorf("listen %s: %w", esListen, err)
+						}
+						eng, err := esembed.Open(esembed.Config{DataDir: esDir, Logger: log})
+						if err != nil {
+							ln.Close()
+							return err
+						}
+						serveErr := eng.Serve(ctx, ln)
+						return errors.Join(serveErr, eng.Close())
+					},
+					Check: devstack.HTTPHealth(esURL + "/_cluster/health")},
 				&devstack.Runner{Name: "kafka", URL: kafkaListen + "  (KAFKA_BROKERS)",
 					Run: func(ctx context.Context) error {
 						b, err := kafkaembed.Start(kafkaembed.Config{Listen: kafkaListen, DataDir: kafkaDir, Logger: log,
@@ -87,6 +114,25 @@ URLs are printed once all are healthy; Ctrl-C stops everything in reverse order.
 						})
 					},
 					Check: devstack.HTTPHealth(ordersURL + "/readyz")},
+				&devstack.Runner{Name: "indexer", URL: "http://" + indexerListen + "/metrics",
+					Run: func(ctx context.Context) error {
+						ix, err := indexer.New(indexer.Config{Kafka: kafka, ES: esindex.Config{URLs: []string{esURL}},
+							Listen: indexerListen, Logger: log})
+						if err != nil {
+							return err
+						}
+						return ix.Run(ctx)
+					},
+					Check: devstack.HTTPHealth("http://" + indexerListen + "/readyz")},
+				&devstack.Runner{Name: "search", URL: "http://" + searchListen + "/  (web page; API /v1/orders, docs /openapi.json)",
+					Run: func(ctx context.Context) error {
+						svc, err := search.New(search.Config{ES: esindex.Config{URLs: []string{esURL}}, Logger: log})
+						if err != nil {
+							return err
+						}
+						return svc.ListenAndServe(ctx, searchListen)
+					},
+					Check: devstack.HTTPHealth("http://" + searchListen + "/readyz")},
 			)
 			return stack.Run(cmd.Context())
 		},
@@ -98,6 +144,9 @@ URLs are printed once all are healthy; Ctrl-C stops everything in reverse order.
 	f.StringVar(&kafkaListen, "kafka-listen", defaultKafkaBrokers, "host:port of the embedded Kafka broker")
 	f.StringVar(&customersListen, "customers-listen", defaultCustomersListen, "host:port of the CustomerService")
 	f.StringVar(&ordersListen, "orders-listen", defaultOrdersListen, "host:port of the PurchaseOrderService")
+	f.StringVar(&esListen, "es-listen", "127.0.0.1:9200", "host:port of the embedded Elasticsearch-compatible engine")
+	f.StringVar(&indexerListen, "indexer-listen", "127.0.0.1:9102", "host:port of the indexer's /metrics, /healthz and /readyz")
+	f.StringVar(&searchListen, "search-listen", "127.0.0.1:8080", "host:port of the search API and web page")
 	return cmd
 }
 
