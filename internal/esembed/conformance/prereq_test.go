@@ -234,8 +234,7 @@ func outOfScope(sections ...[]step) string {
 			}
 			m, _ := s.arg.(map[string]any)
 			for api, params := range m {
-				switch api {
-				case "catch", "headers", "warnings", "allowed_warnings", "warnings_regex", "allowed_warnings_regex", "node_selector":
+				if doOptions[api] {
 					continue
 				}
 				switch {

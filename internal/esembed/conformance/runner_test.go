@@ -147,7 +147,9 @@ func (r *runner) runSteps(ctx context.Context, section string, steps []step) err
 			if section != "" {
 				label = section + " " + label
 			}
-			if s.kind != "do" {
+			if s.kind == "do" {
+				label = strings.Replace(label, "(do)", "(do "+doAPI(s.arg)+")", 1)
+			} else {
 				label += " " + show(s.arg)
 			}
 			var f *failure
@@ -158,6 +160,23 @@ func (r *runner) runSteps(ctx context.Context, section string, steps []step) err
 		}
 	}
 	return nil
+}
+
+// doOptions are the keys of a `do` step that aren't the API call.
+var doOptions = map[string]bool{
+	"catch": true, "headers": true, "warnings": true, "allowed_warnings": true,
+	"warnings_regex": true, "allowed_warnings_regex": true, "node_selector": true,
+}
+
+// doAPI names the API a `do` step calls.
+func doAPI(arg any) string {
+	m, _ := arg.(map[string]any)
+	for k := range m {
+		if !doOptions[k] {
+			return k
+		}
+	}
+	return "?"
 }
 
 func (r *runner) runStep(ctx context.Context, s step) error {
