@@ -10,6 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"github.com/elastic/go-elasticsearch/v8/typedapi/core/search"
+	"github.com/elastic/go-elasticsearch/v8/typedapi/types"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of the randomized tests (0: a random one)")
@@ -292,4 +297,46 @@ func TestCompatibilityMediaTypes(t *testing.T) {
 	if r, _ := path(errBody, "error.reason").(string); !strings.Contains(r, "no_such_param") {
 		t.Errorf("unknown parameter reason: got %q, want it named", r)
 	}
+}
+
+// TestClientsInCompatibilityMode: the official clients with EnableCompatibilityMode (what
+// ELASTIC_CLIENT_APIVERSIONING=true turns on) send vnd.elasticsearch media types everywhere,
+// NDJSON included.
+func TestClientsInCompatibilityMode(t *testing.T) {
+	base := newEnv(t)
+	cfg := elasticsearch.Config{Addresses: []string{base.url}, EnableCompatibilityMode: true}
+	typed, err := elasticsearch.NewTypedClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := elasticsearch.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	idx := base.createIndex(t, "compat", docMapping)
+	if _, err := typed.Index(idx).Id("1").Raw(strings.NewReader(`{"n": 1, "tag": "a"}`)).Do(ctx); err != nil {
+		t.Fatalf("typed index: %v", err)
+	}
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: plain, Index: idx, Refresh: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 5; i++ {
+		if err := bi.Add(ctx, esutil.BulkIndexerItem{Action: "index", DocumentID: fmt.Sprint(i), Body: strings.NewReader(`{"n": 2, "tag": "b"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bi.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := bi.Stats(); st.NumFailed != 0 || st.NumIndexed != 4 {
+		t.Errorf("bulk in compatibility mode: %+v", st)
+	}
+	res, err := typed.Search().Index(idx).Request(&search.Request{Query: &types.Query{Term: map[string]types.TermQuery{"tag": {Value: "b"}}}}).Do(ctx)
+	if err != nil || res.Hits.Total == nil || res.Hits.Total.Value != 4 {
+		t.Errorf("typed search in compatibility mode: got %+v, %v; want 4 hits", res, err)
+	}
+	_, err = typed.Indices.Create(idx).Do(ctx)
+	esErr(t, err, 400, "resource_already_exists_exception")
 }
