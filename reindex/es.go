@@ -213,13 +213,12 @@ func (e es) getDoc(ctx context.Context, index, id string, out any) (docMeta, err
 	return res.docMeta, nil
 }
 
-// putDoc writes a document with refresh=true (job state is small and must be read back at
-// once). q adds query parameters such as op_type=create or if_seq_no.
+// putDoc writes one document. q adds query parameters such as op_type=create, if_seq_no or
+// refresh (job state is small and must be read back at once).
 func (e es) putDoc(ctx context.Context, index, id string, doc any, q url.Values) (docMeta, error) {
 	if q == nil {
 		q = url.Values{}
 	}
-	q.Set("refresh", "true")
 	var res docMeta
 	path := "/" + url.PathEscape(index) + "/_doc/" + url.PathEscape(id) + "?" + q.Encode()
 	if err := e.do(ctx, http.MethodPut, path, doc, &res); err != nil {

@@ -155,7 +155,7 @@ func (s jobStore) get(ctx context.Context, id string) (*Job, error) {
 func (s jobStore) put(ctx context.Context, j *Job) error {
 	j.UpdatedAt = s.now().UTC()
 	j.Kind = "job"
-	if _, err := s.es.putDoc(ctx, s.index, j.ID, j, nil); err != nil {
+	if _, err := s.es.putDoc(ctx, s.index, j.ID, j, url.Values{"refresh": {"true"}}); err != nil {
 		return fmt.Errorf("save job %s: %w", j.ID, err)
 	}
 	return nil
@@ -197,7 +197,7 @@ func holderName() string {
 // concurrency so two takers cannot both win.
 func (s jobStore) acquire(ctx context.Context, holder, job string, ttl time.Duration) (docMeta, error) {
 	l := lease{Kind: "lease", Holder: holder, Job: job, ExpiresAt: s.now().UTC().Add(ttl)}
-	meta, err := s.es.putDoc(ctx, s.index, leaseID, l, url.Values{"op_type": {"create"}})
+	meta, err := s.es.putDoc(ctx, s.index, leaseID, l, url.Values{"op_type": {"create"}, "refresh": {"true"}})
 	if err == nil {
 		return meta, nil
 	}
@@ -245,5 +245,5 @@ func (s jobStore) release(ctx context.Context, meta docMeta) error {
 }
 
 func ifMatch(m docMeta) url.Values {
-	return url.Values{"if_seq_no": {strconv.FormatInt(m.SeqNo, 10)}, "if_primary_term": {strconv.FormatInt(m.PrimaryTerm, 10)}}
+	return url.Values{"if_seq_no": {strconv.FormatInt(m.SeqNo, 10)}, "if_primary_term": {strconv.FormatInt(m.PrimaryTerm, 10)}, "refresh": {"true"}}
 }

@@ -3,6 +3,7 @@ package reindex
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -399,15 +400,16 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("swap after failed verify", func(t *testing.T) {
-		// An order whose event was lost: verification must fail.
+		// A wrong document at the right version (a build bug the live index doesn't share):
+		// verification must fail.
 		if _, err := r.Run(ctx, h.v2, RunOptions{Until: StepFinished}); err != nil {
 			t.Fatal(err)
 		}
-		h.addUnindexedOrder(t)
+		h.corruptDoc(t, ctx, h.v2)
 		r2 := h.reindexer(func(c *Config) { c.SettleTimeout = 200 * time.Millisecond })
 		job, err := r2.Run(ctx, h.v2, RunOptions{})
-		if !errors.Is(err, ErrVerifyFailed) || job.Verify == nil || job.Verify.Missing != 1 {
-			t.Fatalf("run with a missing doc: err %v verify %+v, want ErrVerifyFailed with 1 missing", err, job.Verify)
+		if !errors.Is(err, ErrVerifyFailed) || job.Verify == nil || job.Verify.Stale != 1 {
+			t.Fatalf("run with a wrong doc: err %v verify %+v, want ErrVerifyFailed with 1 stale", err, job.Verify)
 		}
 		if _, err := r2.Swap(ctx, h.v2.IndexName(), false); !errors.Is(err, ErrRefused) {
 			t.Fatalf("swap after failed verify: got %v, want ErrRefused", err)
@@ -514,4 +516,27 @@ func (h *harness) addUnindexedOrder(t testing.TB) string {
 	h.src.orders[id] = events.Order{ID: id, OrderNumber: "PO-LOST", CustomerID: cust, Status: "draft", Total: "5.00",
 		Currency: "EUR", CreatedAt: now, UpdatedAt: now, Version: 1}
 	return id
+}
+
+// corruptDoc rewrites one document of m's index with a wrong status at its own version.
+func (h *harness) corruptDoc(t testing.TB, ctx context.Context, m *Mapping) string {
+	t.Helper()
+	h.src.mu.Lock()
+	var o events.Order
+	for _, v := range h.src.orders {
+		o = v
+		break
+	}
+	c := h.src.customers[o.CustomerID]
+	h.src.mu.Unlock()
+	doc, err := buildDoc(m.Fields, o, &c, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Fields["status"] = "bogus"
+	q := url.Values{"version": {fmt.Sprint(doc.Version)}, "version_type": {"external_gte"}, "refresh": {"true"}}
+	if _, err := h.es.putDoc(ctx, m.IndexName(), doc.ID, doc.Fields, q); err != nil {
+		t.Fatal(err)
+	}
+	return doc.ID
 }

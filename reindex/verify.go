@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -642,10 +643,23 @@ func (r *Reindexer) repair(ctx context.Context, index string, fields mappings.Fi
 			return fmt.Errorf("repair: %w", err)
 		}
 		now := time.Now()
+		stale := map[string]bool{}
+		for _, d := range batch {
+			stale[d.ID] = d.Kind == Stale
+		}
 		for _, o := range list {
 			doc, err := buildDoc(fields, o, customers[o.CustomerID], now)
 			if err != nil {
 				r.log.Warn("reindex: repair: order cannot be indexed", "order", o.ID, "err", err)
+				continue
+			}
+			if stale[o.ID] {
+				// A stale document may carry the source's version with wrong values: rewrite it
+				// at the same version (external_gte); a newer one still wins.
+				q := url.Values{"version": {strconv.FormatInt(doc.Version, 10)}, "version_type": {"external_gte"}}
+				if _, err := r.es.putDoc(ctx, index, doc.ID, doc.Fields, q); err != nil && !errors.Is(err, ErrConflict) {
+					return fmt.Errorf("repair %s: %w", doc.ID, err)
+				}
 				continue
 			}
 			ops = append(ops, esindex.Op{Type: esindex.OpIndex, Index: index, ID: doc.ID, Version: doc.Version, Doc: doc.Fields})
