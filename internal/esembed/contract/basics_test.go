@@ -105,10 +105,16 @@ func TestIndexLifecycle(t *testing.T) {
 		t.Errorf("refresh_interval after PUT _settings: got %v, want -1", got)
 	}
 
+	// Static settings can't change on an open index; unknown settings are refused.
+	status, body := e.raw(t, http.MethodPut, "/"+name+"/_settings", `{"index": {"number_of_shards": 2}}`)
+	checkErrorShape(t, status, body, 400, "illegal_argument_exception")
+	status, body = e.raw(t, http.MethodPut, "/"+name+"/_settings", `{"index": {"no_such_setting": 1}}`)
+	checkErrorShape(t, status, body, 400, "illegal_argument_exception")
+
 	// Creating it again is a 400 resource_already_exists_exception.
 	_, err = e.typed.Indices.Create(name).Do(ctx)
 	esErr(t, err, 400, "resource_already_exists_exception")
-	status, body := e.raw(t, http.MethodPut, "/"+name, "")
+	status, body = e.raw(t, http.MethodPut, "/"+name, "")
 	checkErrorShape(t, status, body, 400, "resource_already_exists_exception")
 
 	// _cat/indices knows it, as text and JSON.

@@ -272,6 +272,9 @@ func TestTombstones(t *testing.T) {
 	put := func(id string, v string) (int, map[string]any) {
 		return e.raw(t, http.MethodPut, "/"+idx+"/_doc/"+id+"?version_type=external&version="+v, `{"n": 1}`)
 	}
+	if got := path(e.mustRaw(t, 200, http.MethodGet, "/"+idx+"/_settings", nil), idx+".settings.index.gc_deletes"); got != "60s" {
+		t.Errorf("index.gc_deletes: got %v, want 60s", got)
+	}
 	if status, body := put("1", "5"); status != 201 {
 		t.Fatalf("index v5: got %d %s", status, show(body))
 	}
