@@ -26,6 +26,7 @@ import (
 func newDevCmd(a *app) *cobra.Command {
 	var (
 		dataDir, postgresURL, authToken            string
+		customersDBName, ordersDBName              string
 		kafkaListen, customersListen, ordersListen string
 		esListen, indexerListen, searchListen      string
 	)
@@ -55,11 +56,11 @@ undelivered event and no indexed document is lost.`,
 					return fmt.Errorf("dev: data dir: %w", err)
 				}
 			}
-			customersDB, err := withDatabase(postgresURL, "customers")
+			customersDB, err := withDatabase(postgresURL, customersDBName)
 			if err != nil {
 				return err
 			}
-			ordersDB, err := withDatabase(postgresURL, "orders")
+			ordersDB, err := withDatabase(postgresURL, ordersDBName)
 			if err != nil {
 				return err
 			}
@@ -139,7 +140,11 @@ undelivered event and no indexed document is lost.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data", "", "directory keeping the embedded engines' state (default: <user cache dir>/ordertable)")
-	f.StringVar(&postgresURL, "database-url", localPostgres+"postgres?sslmode=disable", "PostgreSQL server URL; the services use its databases \"customers\" and \"orders\"")
+	f.StringVar(&postgresURL, "database-url", localPostgres+"postgres?sslmode=disable", "PostgreSQL server URL; the services use its databases --customers-database and --orders-database")
+	// Two stacks on one PostgreSQL server must not share the service databases: their relays
+	// would act as replicas, and one stack's events would go to the other stack's broker.
+	f.StringVar(&customersDBName, "customers-database", "customers", "database of the CustomerService (created if missing)")
+	f.StringVar(&ordersDBName, "orders-database", "orders", "database of the PurchaseOrderService (created if missing)")
 	f.StringVar(&authToken, "auth-token", "", "bearer token required on writes to both services (empty: no auth)")
 	f.StringVar(&kafkaListen, "kafka-listen", defaultKafkaBrokers, "host:port of the embedded Kafka broker")
 	f.StringVar(&customersListen, "customers-listen", defaultCustomersListen, "host:port of the CustomerService")
