@@ -338,7 +338,9 @@ func BenchmarkFanout10k(b *testing.B) {
 		sm.take(events.TopicOrders)
 		const rate = 100.0
 		unrelated := func(off int) func(i int) events.Event {
-			return func(i int) events.Event { return benchOrder(orders+off+i, fmt.Sprintf("c%05d", 1+i%(benchCustomers-1))) }
+			return func(i int) events.Event {
+				return benchOrder(orders+off+i, fmt.Sprintf("c%05d", 1+i%(benchCustomers-1)))
+			}
 		}
 		sent := produceAt(b, s, rate, 5*time.Second, unrelated(0))
 		waitEvents(b, r.ix, float64(orders+benchCustomers+sent), time.Minute)
@@ -354,7 +356,7 @@ func BenchmarkFanout10k(b *testing.B) {
 					done <- time.Since(start)
 					return
 				}
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(250 * time.Millisecond)
 			}
 		}()
 		sent2 := produceAt(b, s, rate, 3*time.Second, unrelated(sent))

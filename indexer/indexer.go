@@ -35,6 +35,7 @@ type Indexer struct {
 	warned       sync.Map // index -> warned about unknown fields
 	recheckAfter time.Duration
 	dlq          *deadLetters
+	orders       *combiner // order batches of all partitions (customers go partition by partition)
 
 	joined  atomic.Bool // a consumer-group session is active
 	running atomic.Bool
@@ -230,6 +231,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	})
 	ix.log.Info("indexer started", "group", ix.cfg.Group, "brokers", strings.Join(ix.cfg.Kafka.Brokers, ","),
 		"bulk_size", ix.cfg.BulkSize, "flush_interval", ix.cfg.FlushInterval, "workers", ix.cfg.Workers)
+	ix.orders = &combiner{
+		ctx:       ctx,
+		process:   func(ctx context.Context, msgs []*sarama.ConsumerMessage) error { return ix.process(ctx, events.TopicOrders, msgs) },
+		maxRuns:   ix.cfg.Workers,
+		maxEvents: 4 * ix.cfg.BulkSize,
+	}
 	h := &handler{ix: ix}
 	topics := []string{events.TopicCustomers, events.TopicOrders}
 	for attempt := 1; ctx.Err() == nil; {
@@ -270,7 +277,8 @@ func (ix *Indexer) exitErr(ctx context.Context, serveErr chan error, err error) 
 }
 
 // handler is the sarama consumer-group handler: one ConsumeClaim goroutine per partition, so
-// partitions progress independently (a customer fan-out holds back only its own partition).
+// partitions progress independently (a customer fan-out holds back only its own partition);
+// order batches of several partitions are merged when they queue up (see combiner).
 type handler struct{ ix *Indexer }
 
 func (h *handler) Setup(s sarama.ConsumerGroupSession) error {
@@ -297,7 +305,14 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	for {
 		batch, open := collect(ctx, msgs, ix.cfg.BulkSize, ix.cfg.FlushInterval)
 		if len(batch) > 0 {
-			err := ix.retry(ctx, "batch", func(ctx context.Context) error { return ix.process(ctx, topic, batch) })
+			err := ix.retry(ctx, "batch", func(ctx context.Context) error {
+				if topic == events.TopicOrders {
+					return ix.orders.submit(ctx, batch)
+				}
+				// Customer batches stay per partition: a long fan-out then holds back only the
+				// partition it belongs to.
+				return ix.process(ctx, topic, batch)
+			})
 			if err != nil {
 				// The session ended (rebalance or shutdown): the batch's offsets stay
 				// uncommitted and the partition's next owner processes it again.
