@@ -24,7 +24,7 @@ import (
 var (
 	benchDocs     = flag.Int("bench-docs", 100_000, "orders in the index of BenchmarkPaging (at least 1000 pages' worth)")
 	benchPageSize = flag.Int("bench-page-size", 50, "page size of BenchmarkPaging")
-	benchOrders = flag.Int("bench-orders", 10_000, "orders created through the source services in BenchmarkComposition")
+	benchOrders   = flag.Int("bench-orders", 10_000, "orders created through the source services in BenchmarkComposition")
 )
 
 // latencies collects durations and reports percentiles in milliseconds.

@@ -3,10 +3,10 @@ package search
 import (
 	"bytes"
 	"cmp"
-	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,7 +38,7 @@ func (s *Service) routes() {
 		b, _ := assets.ReadFile("openapi.json")
 		c.Data(http.StatusOK, "application/json", b)
 	})
-	v1 := e.Group("/v1", s.limitURL)
+	v1 := e.Group("/v1", s.limitURL, s.limitInFlight)
 	v1.GET("/orders", s.handleOrders)
 	v1.GET("/orders/columns", s.handleColumns)
 	v1.GET("/orders/facets", s.handleFacets)
@@ -61,6 +62,25 @@ func (s *Service) limitURL(c *gin.Context) {
 			apierror.Detail{Field: "url", Message: "shorten q, the filters or the cursor"}))
 		return
 	}
+	c.Next()
+}
+
+// limitInFlight admits at most MaxInFlight /v1 requests at once; others wait up to QueueWait
+// and then get 429, so a burst cannot queue unbounded work on Elasticsearch.
+func (s *Service) limitInFlight(c *gin.Context) {
+	t := time.NewTimer(s.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+	case <-t.C:
+		c.Header("Retry-After", "1")
+		apierror.Write(c, apierror.New(http.StatusTooManyRequests, "too_many_requests", "the search API is busy; retry in a moment"))
+		return
+	case <-c.Request.Context().Done():
+		c.Abort()
+		return
+	}
+	defer func() { <-s.slots }()
 	c.Next()
 }
 

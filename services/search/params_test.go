@@ -3,6 +3,11 @@ package search
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/gin-gonic/gin"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -327,5 +332,40 @@ func TestSearchBodyUsesOnlyValues(t *testing.T) {
 	}
 	if !strings.Contains(s, `"multi_match":{"fields":["order_number","status","currency","customer_name","customer_id","order_id"],"lenient":true,"operator":"and","query":"status:paid OR _exists_:x {\"script\":1}","type":"best_fields"}`) {
 		t.Errorf("unexpected multi_match in %s", s)
+	}
+}
+
+func TestInFlightLimit(t *testing.T) {
+	s := &Service{cfg: Config{QueueWait: 50 * time.Millisecond}, slots: make(chan struct{}, 1)}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	e.GET("/x", s.limitInFlight, func(c *gin.Context) {
+		entered <- struct{}{}
+		<-release
+		c.Status(http.StatusOK)
+	})
+	first := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+		first <- w.Code
+	}()
+	<-entered
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), "too_many_requests") {
+		t.Errorf("second request while the only slot is taken: got %d %s, want 429", w.Code, w.Body)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first request: got %d, want 200", code)
+	}
+	go func() { <-entered }()
+	w = httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("after release: got %d, want 200", w.Code)
 	}
 }

@@ -46,6 +46,11 @@ type Config struct {
 	FacetTTL time.Duration
 	// Limits bound request sizes.
 	Limits Limits
+	// MaxInFlight bounds concurrent /v1 requests (each costs Elasticsearch work); a request
+	// that finds no slot within QueueWait gets 429. Default 64.
+	MaxInFlight int
+	// QueueWait is how long a request waits for a slot. Default 2s.
+	QueueWait time.Duration
 	// Logger receives request and error logs. Default: discard.
 	Logger *slog.Logger
 	// Registry receives HTTP metrics; nil creates a private one.
@@ -74,6 +79,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64
+	}
+	if c.QueueWait == 0 {
+		c.QueueWait = 2 * time.Second
+	}
 	c.Limits.setDefaults()
 }
 
@@ -87,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CursorSecret != "" && len(c.CursorSecret) < 16 {
 		errs = append(errs, errors.New("CursorSecret must be at least 16 bytes"))
+	}
+	if c.MaxInFlight < 0 || c.QueueWait < 0 {
+		errs = append(errs, errors.New("MaxInFlight and QueueWait must not be negative"))
 	}
 	if c.TotalHitsBound < 0 {
 		errs = append(errs, errors.New("TotalHitsBound must not be negative"))
@@ -111,6 +125,7 @@ type Service struct {
 	codec cursorCodec
 	srv   *httpserver.Server
 	log   *slog.Logger
+	slots chan struct{}
 
 	mu     sync.Mutex
 	tables map[string]cached[*Table]
@@ -145,6 +160,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, store: &store{client: client, es: client.ES}, codec: cursorCodec{key: key}, log: cfg.Logger,
 		tables: map[string]cached[*Table]{}, fresh: map[string]cached[*string]{},
 		facets: map[string]cached[map[string][]facetValue]{},
+		slots:  make(chan struct{}, cfg.MaxInFlight),
 	}
 	s.srv = httpserver.New(httpserver.Config{
 		Name: "search", Logger: cfg.Logger, Registry: cfg.Registry,

@@ -13,7 +13,7 @@ const state = {
   size: 50,
   cursors: [null],    // cursors[n] fetches page n
   page: 0,
-  shown: new Set(),   // hidden-by-default columns the user turned on
+  toggled: new Set(), // columns whose default visibility the user flipped
   fresh: null,
   facets: {},
   newColumns: new Set(), // columns the last table version added, highlighted
@@ -145,7 +145,7 @@ async function pollLive() {
 // ---- rendering -----------------------------------------------------------------------------
 
 function visibleColumns() {
-  return state.columns.filter((c) => c.visible || state.shown.has(c.name));
+  return state.columns.filter((c) => c.visible !== state.toggled.has(c.name));
 }
 
 function sortKeys() {
@@ -338,11 +338,10 @@ function renderColumnsMenu() {
     const label = document.createElement("label");
     const cb = document.createElement("input");
     cb.type = "checkbox";
-    cb.checked = c.visible || state.shown.has(c.name);
-    cb.disabled = c.visible;
+    cb.checked = c.visible !== state.toggled.has(c.name);
     cb.addEventListener("change", () => {
-      if (cb.checked) state.shown.add(c.name);
-      else state.shown.delete(c.name);
+      if (cb.checked === c.visible) state.toggled.delete(c.name);
+      else state.toggled.add(c.name);
       load();
     });
     label.append(cb, " " + c.label);
