@@ -41,6 +41,7 @@ func newSearchCmd(a *app) *cobra.Command {
 	f.StringVar(&cfg.ES.CACertFile, "es-ca-cert", "", "PEM file of CAs to trust for an https Elasticsearch URL")
 	f.StringVar(&cfg.Alias, "alias", "orders", "read alias naming the live orders index")
 	f.StringVar(&cfg.CursorSecret, "cursor-secret", "", "HMAC key for paging cursors (>= 16 bytes; random per process when empty, so share one across replicas)")
+	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 64, "concurrent /v1 requests; more wait briefly, then get 429")
 	f.IntVar(&cfg.TotalHitsBound, "total-hits-bound", 10000, "totals are exact up to this many hits (track_total_hits)")
 	return cmd
 }
