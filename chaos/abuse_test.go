@@ -53,6 +53,7 @@ func TestAbuseSearchAPI(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no answer: %v", err)
 			}
+			t.Logf("%s %s: status %d in %s", c.Method, c.Path, status, took.Round(time.Millisecond))
 			if !c.Accepts(status) {
 				t.Errorf("status %d, want %s", status, c.WantText())
 			}

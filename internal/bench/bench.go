@@ -81,6 +81,7 @@ func (c Config) Validate() error {
 // lengthens no figure beyond its budget.
 type sizes struct {
 	Budget         time.Duration // the time one bulk phase may take
+	SampleFor      time.Duration // the time one latency sample set may take (at least 10 requests)
 	EngineDocs     int           // documents for the raw engine figure
 	WriteOrders    int           // orders created through the API for the write figure
 	Customers      int           // customers the orders are spread over
@@ -95,12 +96,12 @@ type sizes struct {
 
 func sizesFor(quick bool) sizes {
 	if quick {
-		return sizes{Budget: 8 * time.Second, EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
+		return sizes{Budget: 8 * time.Second, SampleFor: 3 * time.Second, EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
 			FreshnessFor: 6 * time.Second, FanoutOrders: 500, SearchDocs: 5_000, SearchSamples: 50,
 			ReindexOrders: 1_000, MemoryN: 1_000}
 	}
-	return sizes{Budget: 60 * time.Second, EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
-		FreshnessFor: 30 * time.Second, FanoutOrders: 10_000, SearchDocs: 200_000, SearchSamples: 400,
+	return sizes{Budget: 60 * time.Second, SampleFor: 10 * time.Second, EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
+		FreshnessFor: 20 * time.Second, FanoutOrders: 10_000, SearchDocs: 200_000, SearchSamples: 300,
 		ReindexOrders: 20_000, MemoryN: 10_000}
 }
 

@@ -41,7 +41,7 @@ func (r *run) abuseFigures(ctx context.Context) ([]Figure, error) {
 		l := &latencies{}
 		start := time.Now()
 		for i := range n {
-			if i >= 10 && time.Since(start) > 20*time.Second {
+			if i >= 10 && time.Since(start) > r.sizes.SampleFor {
 				break
 			}
 			t := time.Now()

@@ -86,7 +86,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	before := &latencies{}
 	bstart := time.Now()
 	for i := range samples {
-		if i >= 10 && time.Since(bstart) > 20*time.Second {
+		if i >= 10 && time.Since(bstart) > r.sizes.SampleFor {
 			break
 		}
 		t := time.Now()

@@ -61,13 +61,13 @@ func apiGet(ctx context.Context, hc *http.Client, base, query string, out any) (
 	return res.StatusCode, nil
 }
 
-// timeN runs fn n times sequentially (fewer, but at least 10, once 20 s have passed) and
+// timeN runs fn n times sequentially (fewer, but at least 10, once limit has passed) and
 // returns the latencies.
-func timeN(ctx context.Context, n int, fn func(ctx context.Context) error) (*latencies, error) {
+func timeN(ctx context.Context, n int, limit time.Duration, fn func(ctx context.Context) error) (*latencies, error) {
 	l := &latencies{}
 	start := time.Now()
 	for i := range n {
-		if i >= 10 && time.Since(start) > 20*time.Second {
+		if i >= 10 && time.Since(start) > limit {
 			break
 		}
 		t := time.Now()
@@ -145,7 +145,7 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 	var figs []Figure
 	for _, c := range searchColumns {
 		q := "size=50&sort=" + url.QueryEscape(c.sort)
-		api, err := timeN(ctx, samples, func(ctx context.Context) error { _, err := apiGet(ctx, hc, base, q, nil); return err })
+		api, err := timeN(ctx, samples, r.sizes.SampleFor, func(ctx context.Context) error { _, err := apiGet(ctx, hc, base, q, nil); return err })
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +155,7 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 		}
 		body := map[string]any{"size": 50, "track_total_hits": 10000, "query": map[string]any{"match_all": map[string]any{}},
 			"sort": []any{map[string]any{c.field: order}, map[string]any{"order_id": "asc"}}}
-		direct, err := timeN(ctx, samples, func(ctx context.Context) error { return r.es.do(ctx, http.MethodPost, "/orders/_search", body, nil) })
+		direct, err := timeN(ctx, samples, r.sizes.SampleFor, func(ctx context.Context) error { return r.es.do(ctx, http.MethodPost, "/orders/_search", body, nil) })
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 	r.progress("search: walking to page 1000 (size %d)", size)
 	walkStart, reached := time.Now(), 1000
 	for page := 1; page < 1000; page++ {
-		if time.Since(walkStart) > 2*r.sizes.Budget {
+		if time.Since(walkStart) > r.sizes.Budget {
 			reached = page
 			r.progress("search: walk stopped at page %d by the time budget", page)
 			break
@@ -197,11 +197,11 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 	r.mu.Lock()
 	r.cursor = cursor
 	r.mu.Unlock()
-	first, err := timeN(ctx, samples, func(ctx context.Context) error { _, err := apiGet(ctx, hc, base, q, nil); return err })
+	first, err := timeN(ctx, samples, r.sizes.SampleFor, func(ctx context.Context) error { _, err := apiGet(ctx, hc, base, q, nil); return err })
 	if err != nil {
 		return figs, err
 	}
-	deep, err := timeN(ctx, samples, func(ctx context.Context) error {
+	deep, err := timeN(ctx, samples, r.sizes.SampleFor, func(ctx context.Context) error {
 		_, err := apiGet(ctx, hc, base, q+"&cursor="+url.QueryEscape(cursor), nil)
 		return err
 	})
@@ -228,7 +228,7 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 func (r *run) compositionFigure(ctx context.Context, st *stack.Stack, hc *http.Client, base string) (Figure, error) {
 	var n int
 	runs := max(3, r.sizes.SearchSamples/40)
-	comp, err := timeN(ctx, runs, func(ctx context.Context) error {
+	comp, err := timeN(ctx, runs, r.sizes.SampleFor, func(ctx context.Context) error {
 		var all []events.Order
 		if err := st.Orders.Each(ctx, 1000, func(p []events.Order) error { all = append(all, p...); return nil }); err != nil {
 			return err
@@ -264,7 +264,7 @@ func (r *run) compositionFigure(ctx context.Context, st *stack.Stack, hc *http.C
 	if err != nil {
 		return Figure{}, err
 	}
-	proj, err := timeN(ctx, runs*4, func(ctx context.Context) error {
+	proj, err := timeN(ctx, runs*4, r.sizes.SampleFor, func(ctx context.Context) error {
 		_, err := apiGet(ctx, hc, base, "size=50&sort=customer_name", nil)
 		return err
 	})
