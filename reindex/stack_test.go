@@ -354,10 +354,9 @@ func TestStackEndToEnd(t *testing.T) {
 		}
 	})
 	// Kill an indexer instance in the middle of the backfill as well.
-	pages := 0
+	var pages atomic.Int64
 	r.cfg.Orders = listHook{OrderLister: s.orders, fn: func() {
-		pages++
-		if pages == 2 {
+		if pages.Add(1) == 2 {
 			s.mu.Lock()
 			first := s.indexers[0]
 			s.mu.Unlock()
