@@ -147,7 +147,7 @@ func TestErrors(t *testing.T) {
 		st.Case("no route", "GET", base+"/v2/customers", ``, nil, 404, "not_found", nil),
 	}
 	before := st.Outbox(t, db)
-	st.RunErrorCases(t, cases)
+	st.RunErrorCases(t, st.LoadContract(t, base), cases)
 
 	if after := st.Outbox(t, db); len(after) != len(before) {
 		t.Fatalf("failed requests emitted events: outbox went from %d to %d", len(before), len(after))
@@ -319,5 +319,30 @@ func TestClientErrors(t *testing.T) {
 	down := customers.NewClient("http://127.0.0.1:1", "", nil)
 	if _, err := down.Get(ctx, c.ID); !errors.Is(err, entityapi.ErrUnavailable) {
 		t.Fatalf("unreachable: got %v, want ErrUnavailable", err)
+	}
+}
+
+// Every successful answer matches the OpenAPI document (the error answers are checked in
+// TestErrors).
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	base, _ := start(t, "")
+	contract := st.LoadContract(t, base)
+	r := st.Do(t, "POST", base+"/v1/customers", `{"name":"Ada","email":"ada@example.com","country":"GB"}`)
+	contract.Check(t, r)
+	var c customers.Customer
+	r.Decode(t, &c)
+	for _, r := range []st.Response{
+		st.Do(t, "GET", base+"/v1/customers/"+c.ID, ""),
+		st.Do(t, "GET", base+"/v1/customers?limit=1", ""),
+		st.Do(t, "GET", base+"/v1/customers?after="+c.ID, ""),
+		st.Do(t, "GET", base+"/v1/customers?ids="+c.ID, ""),
+		st.Do(t, "PATCH", base+"/v1/customers/"+c.ID, `{"country":"IE"}`, "If-Match: 1"),
+		st.Do(t, "DELETE", base+"/v1/customers/"+c.ID, ""),
+		st.Do(t, "GET", base+"/readyz", ""),
+	} {
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", r.Method, r.URL, r.Status, r.Body)
+		}
+		contract.Check(t, r)
 	}
 }

@@ -160,7 +160,7 @@ func TestErrors(t *testing.T) {
 		st.Case("list bad before", "GET", e.orders+"/v1/orders?before=PO-1", ``, nil, 400, "bad_request", []string{"before"}),
 	}
 	before := len(st.Outbox(t, e.ordersDB))
-	st.RunErrorCases(t, cases)
+	st.RunErrorCases(t, st.LoadContract(t, e.orders), cases)
 
 	if after := len(st.Outbox(t, e.ordersDB)); after != before {
 		t.Fatalf("failed requests emitted events: %d -> %d", before, after)
@@ -186,6 +186,7 @@ func TestCustomersUnreachable(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("got %d %s, want 503", r.Status, r.Body)
 	}
+	st.LoadContract(t, e.orders).Check(t, r)
 	if er := r.Error(t); er.Code != "customers_unavailable" || !strings.Contains(er.Message, "CustomerService") {
 		t.Fatalf("got %+v, want customers_unavailable naming the CustomerService", er)
 	}
@@ -199,4 +200,28 @@ func TestCustomersUnreachable(t *testing.T) {
 
 func same(a, b orders.Order) bool {
 	return fmt.Sprintf("%+v %v", a, a.PlacedAt) == fmt.Sprintf("%+v %v", b, b.PlacedAt)
+}
+
+// Every successful answer matches the OpenAPI document (the error answers are checked in
+// TestErrors).
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	e := start(t, "")
+	contract := st.LoadContract(t, e.orders)
+	r := st.Do(t, "POST", e.orders+"/v1/orders", fmt.Sprintf(`{"customer_id":%q,"total":"5.00","currency":"EUR"}`, e.customer.ID))
+	contract.Check(t, r)
+	var o orders.Order
+	r.Decode(t, &o)
+	for _, r := range []st.Response{
+		st.Do(t, "GET", e.orders+"/v1/orders/"+o.ID, ""),
+		st.Do(t, "GET", e.orders+"/v1/orders?limit=1", ""),
+		st.Do(t, "GET", e.orders+"/v1/orders?before="+o.ID, ""),
+		st.Do(t, "GET", e.orders+"/v1/orders?ids="+o.ID, ""),
+		st.Do(t, "PATCH", e.orders+"/v1/orders/"+o.ID, `{"status":"paid"}`, "If-Match: 1"),
+		st.Do(t, "DELETE", e.orders+"/v1/orders/"+o.ID, ""),
+	} {
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", r.Method, r.URL, r.Status, r.Body)
+		}
+		contract.Check(t, r)
+	}
 }

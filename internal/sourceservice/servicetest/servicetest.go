@@ -20,11 +20,12 @@ import (
 	"github.com/ordertable/ordertable/internal/events"
 )
 
-// Response is a recorded HTTP answer.
+// Response is a recorded HTTP answer to Method URL.
 type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
+	Method, URL string
+	Status      int
+	Header      http.Header
+	Body        []byte
 }
 
 // Error decodes the error body, failing the test when it does not have the one error shape.
@@ -74,7 +75,7 @@ func Do(t testing.TB, method, url, body string, headers ...string) Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return Response{Method: method, URL: url, Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 // Outbox reads the events waiting in the outbox of the database at url, in id order.
@@ -178,8 +179,8 @@ type ErrorCase struct {
 }
 
 // RunErrorCases sends each request as a subtest and checks status, the one error shape, the
-// code and the detail fields.
-func RunErrorCases(t *testing.T, cases []ErrorCase) {
+// code, the detail fields and (when contract is not nil) that the answer is documented.
+func RunErrorCases(t *testing.T, contract *Contract, cases []ErrorCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
@@ -187,6 +188,7 @@ func RunErrorCases(t *testing.T, cases []ErrorCase) {
 			if r.Status != tc.Status {
 				t.Fatalf("got status %d (%s), want %d", r.Status, r.Body, tc.Status)
 			}
+			contract.Check(t, r)
 			e := r.Error(t)
 			if e.Code != tc.Code {
 				t.Fatalf("got code %q, want %q", e.Code, tc.Code)
