@@ -28,28 +28,17 @@ type facetsResponse struct {
 }
 
 func (s *Service) handleFacets(c *gin.Context) {
-	ctx := c.Request.Context()
-	for attempt := 0; ; attempt++ {
-		index, err := s.store.liveIndex(ctx, s.cfg.Alias)
-		if err != nil {
-			s.writeError(c, err, false)
-			return
-		}
-		t, err := s.table(ctx, index)
-		var f map[string][]facetValue
-		if err == nil {
-			f, err = s.facetValues(ctx, t)
-		}
-		if errors.Is(err, errIndexGone) && attempt == 0 {
-			continue
-		}
-		if err != nil {
-			s.writeError(c, err, false)
-			return
-		}
-		c.JSON(http.StatusOK, facetsResponse{Index: index, Facets: f})
+	var out facetsResponse
+	err := s.withLiveTable(c.Request.Context(), func(ctx context.Context, t *Table) (err error) {
+		out = facetsResponse{Index: t.Index}
+		out.Facets, err = s.facetValues(ctx, t)
+		return err
+	})
+	if err != nil {
+		s.writeError(c, err, false)
 		return
 	}
+	c.JSON(http.StatusOK, out)
 }
 
 // facetValues lists the values of every facet column of t, cached for FacetTTL.

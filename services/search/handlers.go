@@ -241,24 +241,35 @@ type columnsResponse struct {
 }
 
 func (s *Service) handleColumns(c *gin.Context) {
-	ctx := c.Request.Context()
+	var out columnsResponse
+	err := s.withLiveTable(c.Request.Context(), func(ctx context.Context, t *Table) error {
+		out = columnsResponse{Index: t.Index, Alias: s.cfg.Alias, MappingVersion: t.MappingVersion, Columns: t.Columns, FreshAsOf: s.freshness(ctx, t)}
+		return nil
+	})
+	if err != nil {
+		s.writeError(c, err, false)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.JSON(http.StatusOK, out)
+}
+
+// withLiveTable runs f on the table of the index the alias names now. If that index vanishes
+// meanwhile (a reindex just finished and cleaned up), it resolves the alias once more.
+func (s *Service) withLiveTable(ctx context.Context, f func(ctx context.Context, t *Table) error) error {
 	for attempt := 0; ; attempt++ {
 		index, err := s.store.liveIndex(ctx, s.cfg.Alias)
 		if err != nil {
-			s.writeError(c, err, false)
-			return
+			return err
 		}
 		t, err := s.table(ctx, index)
+		if err == nil {
+			err = f(ctx, t)
+		}
 		if errors.Is(err, errIndexGone) && attempt == 0 {
 			continue
 		}
-		if err != nil {
-			s.writeError(c, err, false)
-			return
-		}
-		c.Header("Cache-Control", "no-cache")
-		c.JSON(http.StatusOK, columnsResponse{Index: index, Alias: s.cfg.Alias, MappingVersion: t.MappingVersion, Columns: t.Columns, FreshAsOf: s.freshness(ctx, t)})
-		return
+		return err
 	}
 }
 
