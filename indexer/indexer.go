@@ -232,8 +232,10 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	ix.log.Info("indexer started", "group", ix.cfg.Group, "brokers", strings.Join(ix.cfg.Kafka.Brokers, ","),
 		"bulk_size", ix.cfg.BulkSize, "flush_interval", ix.cfg.FlushInterval, "workers", ix.cfg.Workers)
 	ix.orders = &combiner{
-		ctx:       ctx,
-		process:   func(ctx context.Context, msgs []*sarama.ConsumerMessage) error { return ix.process(ctx, events.TopicOrders, msgs) },
+		ctx: ctx,
+		process: func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+			return ix.process(ctx, events.TopicOrders, msgs)
+		},
 		maxRuns:   ix.cfg.Workers,
 		maxEvents: 4 * ix.cfg.BulkSize,
 	}

@@ -205,42 +205,60 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 		ids[i] = it.ev.EntityID
 		blame[it.ev.EntityID] = it
 	}
-	after := ""
+	// The search for the next chunk runs while the current one is written.
+	type page struct {
+		orders []*orderState
+		err    error
+	}
+	fetch := func(after string) <-chan page {
+		ch := make(chan page, 1)
+		go func() {
+			o, err := ix.state.ordersOf(ctx, ids, after, ix.cfg.FanoutChunk)
+			ch <- page{o, err}
+		}()
+		return ch
+	}
+	next := fetch("")
 	for {
-		n, last, err := ix.fanoutChunk(ctx, ids, after, readAt, blame)
-		if err != nil {
-			return err
+		p := <-next
+		if p.err != nil {
+			return p.err
 		}
-		if n < ix.cfg.FanoutChunk {
+		if len(p.orders) == 0 {
 			break
 		}
-		after = last
+		full := len(p.orders) == ix.cfg.FanoutChunk
+		if full {
+			next = fetch(p.orders[len(p.orders)-1].OrderID)
+		}
+		if err := ix.fanoutChunk(ctx, p.orders, readAt, blame); err != nil {
+			if full {
+				<-next
+			}
+			return err
+		}
+		if !full {
+			break
+		}
 	}
 	ix.m.fanoutTime.Observe(time.Since(start).Seconds())
 	return nil
 }
 
-// fanoutChunk rewrites one chunk of the customers' orders. Each chunk takes a worker slot of
-// its own, so a customer with many orders interleaves with the other partitions' batches
-// instead of holding a slot for its whole fan-out.
-func (ix *Indexer) fanoutChunk(ctx context.Context, customerIDs []string, after string, readAt time.Time, blame map[string]*item) (n int, last string, err error) {
+// fanoutChunk rewrites the documents of one chunk of the changed customers' orders. Each chunk
+// takes a worker slot of its own, so a customer with many orders interleaves with the other
+// partitions' batches instead of holding a slot for its whole fan-out.
+func (ix *Indexer) fanoutChunk(ctx context.Context, orders []*orderState, readAt time.Time, blame map[string]*item) error {
 	if err := ix.acquire(ctx); err != nil {
-		return 0, "", err
+		return err
 	}
 	defer ix.release()
-	orders, err := ix.state.ordersOf(ctx, customerIDs, after, ix.cfg.FanoutChunk)
-	if err != nil || len(orders) == 0 {
-		return 0, "", err
-	}
 	customerOf := make(map[string]string, len(orders))
 	for _, o := range orders {
 		customerOf[o.OrderID] = o.CustomerID
 	}
 	byOrder := func(orderID string) *item { return blame[customerOf[orderID]] }
-	if err := ix.writeDocs(ctx, orders, readAt, byOrder, ix.m.fanout); err != nil {
-		return 0, "", err
-	}
-	return len(orders), orders[len(orders)-1].OrderID, nil
+	return ix.writeDocs(ctx, orders, readAt, byOrder, ix.m.fanout)
 }
 
 // targets reads the write-target alias (never cached: a reindex may have registered a new
