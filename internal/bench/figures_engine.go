@@ -50,7 +50,7 @@ func (r *run) engineFigures(ctx context.Context) ([]Figure, error) {
 	r.rawDocsS = got
 	r.mu.Unlock()
 	f := ratioOf("engine", "engine.bulk_docs_per_s", got, "docs/s", raw, "raw bleve batches, same docs", AtLeast(0.8))
-	f.Note = fmt.Sprintf("%d order documents (~%d B), esutil.BulkIndexer 2 workers, external versions, clock stops after _refresh", n, avgLen(bodies))
+	f.Note = fmt.Sprintf("%d order documents (~%d B), esutil.BulkIndexer 2 workers, 400 KB requests, external versions, clock stops after _refresh", n, avgLen(bodies))
 	return []Figure{f}, nil
 }
 

@@ -23,6 +23,7 @@ func (r *run) system(ctx context.Context) (*stack.Stack, error) {
 		KafkaBrokers:     r.cfg.KafkaBrokers,
 		AdminDatabaseURL: r.cfg.DatabaseURL,
 		WorkDir:          filepath.Join(r.work, "stack"),
+		PersistEngine:    true, // as `ordertable dev --data`: write-ahead log and indices on disk
 		Name:             "bench",
 		ObserveRelayLag:  r.observeRelay,
 		Logger:           r.cfg.Logger,
