@@ -96,9 +96,9 @@ type sizes struct {
 
 func sizesFor(quick bool) sizes {
 	if quick {
-		return sizes{Budget: 8 * time.Second, SampleFor: 3 * time.Second, EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
+		return sizes{Budget: 5 * time.Second, SampleFor: 2 * time.Second, EngineDocs: 5_000, WriteOrders: 500, Customers: 100, PipelineEvents: 2_000,
 			FreshnessFor: 6 * time.Second, FanoutOrders: 500, SearchDocs: 5_000, SearchSamples: 50,
-			ReindexOrders: 1_000, MemoryN: 1_000}
+			ReindexOrders: 600, MemoryN: 1_000}
 	}
 	return sizes{Budget: 60 * time.Second, SampleFor: 10 * time.Second, EngineDocs: 200_000, WriteOrders: 5_000, Customers: 2_000, PipelineEvents: 50_000,
 		FreshnessFor: 20 * time.Second, FanoutOrders: 10_000, SearchDocs: 200_000, SearchSamples: 300,

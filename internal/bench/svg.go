@@ -47,7 +47,11 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		if f.Target.Value != 0 {
 			rel = v / f.Target.Value
 		}
-		rw := row{label: f.Name, value: fmt.Sprintf("%s (target %s)", fmtNum(v), f.Target.String())}
+		shown, target := fmtNum(v), f.Target.String()
+		if f.Ratio == nil && f.Unit != "" {
+			shown, target = withUnit(v, f.Unit), target+" "+f.Unit
+		}
+		rw := row{label: f.Name, value: fmt.Sprintf("%s (target %s)", shown, target)}
 		if rel > maxMult {
 			rel, rw.capped = maxMult, true
 		}
