@@ -2,6 +2,9 @@ package events
 
 import (
 	"errors"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,4 +78,34 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded event does not decode: %v", err)
 		}
 	})
+}
+
+// The schema documentation must not drift from the codec: every JSON example in README.md
+// that is an event must decode.
+func TestReadmeExamplesDecode(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```json\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	if len(blocks) < 6 {
+		t.Fatalf("got %d JSON examples in README.md, want at least 6 (one per event type)", len(blocks))
+	}
+	seen := map[Type]bool{}
+	for i, m := range blocks {
+		if !strings.Contains(m[1], `"entity_id"`) {
+			continue // not an event (e.g. a header or a DLQ example)
+		}
+		e, err := Decode([]byte(m[1]))
+		if err != nil {
+			t.Errorf("example %d: %v\n%s", i+1, err, m[1])
+			continue
+		}
+		seen[e.Type] = true
+	}
+	for _, typ := range []Type{CustomerCreated, CustomerUpdated, CustomerDeleted, OrderCreated, OrderUpdated, OrderDeleted} {
+		if !seen[typ] {
+			t.Errorf("README.md has no decodable example of %s", typ)
+		}
+	}
 }
