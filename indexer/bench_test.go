@@ -386,10 +386,14 @@ func BenchmarkFanout10k(b *testing.B) {
 // countWhere counts documents of index with field = value (refreshing first: visibility is
 // what a user sees).
 func countWhere(ctx context.Context, c *esindex.Client, index, field string, value any) (int, error) {
+	return count(ctx, c, index, map[string]any{"term": map[string]any{field: value}})
+}
+
+func count(ctx context.Context, c *esindex.Client, index string, query any) (int, error) {
 	if err := c.Refresh(ctx, index); err != nil {
 		return 0, err
 	}
-	body, _ := json.Marshal(map[string]any{"query": map[string]any{"term": map[string]any{field: value}}})
+	body, _ := json.Marshal(map[string]any{"query": query})
 	_, data, err := c.Do(ctx, http.MethodPost, "/"+index+"/_count", body)
 	if err != nil {
 		return 0, err
@@ -493,17 +497,7 @@ func rssKB(pid int) (int, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
+// countAll counts the documents of index (refreshing first).
 func countAll(ctx context.Context, c *esindex.Client, index string) (int, error) {
-	if err := c.Refresh(ctx, index); err != nil {
-		return 0, err
-	}
-	_, data, err := c.Do(ctx, http.MethodGet, "/"+index+"/_count", nil)
-	if err != nil {
-		return 0, err
-	}
-	var res struct{ Count int }
-	if err := json.Unmarshal(data, &res); err != nil {
-		return 0, err
-	}
-	return res.Count, nil
+	return count(ctx, c, index, map[string]any{"match_all": map[string]any{}})
 }
