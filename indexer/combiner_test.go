@@ -102,7 +102,10 @@ func TestCombinerReturnsErrorsToEverySubmitter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	block := &combiner{ctx: context.Background(), maxRuns: 1, maxEvents: 10,
-		process: func(ctx context.Context, _ []*sarama.ConsumerMessage) error { time.Sleep(50 * time.Millisecond); return nil }}
+		process: func(ctx context.Context, _ []*sarama.ConsumerMessage) error {
+			time.Sleep(50 * time.Millisecond)
+			return nil
+		}}
 	if err := block.submit(ctx, msgs(0, 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled submitter: got %v, want context.Canceled", err)
 	}
