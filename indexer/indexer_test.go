@@ -3,6 +3,10 @@ package indexer
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,7 +136,9 @@ func TestIndexerDLQ(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	r := s.start(t, s.config("dlq", t))
+	cfg := s.config("dlq", t)
+	cfg.Listen = freeAddr(t)
+	r := s.start(t, cfg)
 	s.produceRaw(t, events.TopicOrders, "garbage", []byte(`{not json`))
 	s.produceRaw(t, events.TopicOrders, "wrongtopic", mustEncode(t, custEvent(events.CustomerCreated, "wrongtopic", 1, "X", "FR")))
 	bad := orderEvent(events.OrderCreated, "badtotal", 1, "c1", "1")
@@ -169,6 +175,20 @@ func TestIndexerDLQ(t *testing.T) {
 	if v := metricValue(t, r.ix, "ordertable_indexer_dlq_total", nil); v < 4 {
 		t.Errorf("dlq metric: got %v, want >= 4", v)
 	}
+	eventually(t, 10*time.Second, func() error {
+		for path, want := range map[string]string{"/readyz": `"ready"`, "/healthz": `"ok"`, "/metrics": "ordertable_indexer_dlq_total{kind=\"rejected\"}"} {
+			res, err := http.Get("http://" + cfg.Listen + path)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+				return fmt.Errorf("%s: got %d %.300s, want 200 with %s", path, res.StatusCode, body, want)
+			}
+		}
+		return nil
+	})
 	// The partition is not blocked: a later event is indexed.
 	s.produce(t, orderEvent(events.OrderCreated, "after", 1, "c1", "5"))
 	eventually(t, 30*time.Second, func() error {
@@ -190,4 +210,15 @@ func mustEncode(t testing.TB, e events.Event) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
