@@ -340,10 +340,23 @@ func (ix *Indexer) writeDocs(ctx context.Context, orders []*orderState, readAt t
 	}
 	slow := time.Since(readAt) >= ix.recheckAfter
 	var created []string
+	gone := map[string]bool{}
+	defer func() {
+		for index := range gone {
+			ix.log.Info("target index is gone; skipped it", "index", index)
+			ix.es.ForgetFields(index)
+		}
+	}()
 	for i, r := range res {
 		op := ops[i]
 		switch r.Outcome {
 		case esindex.Rejected:
+			if r.ErrType == "index_not_found_exception" {
+				// The target was deleted after we read the alias (a reindex dropped it after
+				// its grace period): nothing to keep up to date there any more.
+				gone[op.Index] = true
+				continue
+			}
 			blame(op.ID).deadLetter("rejected", fmt.Sprintf("order %s in %s: %s", op.ID, op.Index, r.Reason()))
 		case esindex.Conflict:
 			ix.m.conflicts.WithLabelValues(op.Index).Inc()
