@@ -150,3 +150,5 @@ func get(v any, path string) any {
 }
 
 func str(v any) string { return jsonString(v) }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -776,7 +776,10 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		if !sortByScore && !sr.trackScores && sr.minScore == nil {
 			req.Score = "none"
 		}
-		req.Fields = []string{fieldSource}
+		req.Fields = nil
+		if !sr.source.disabled || len(sr.docValueFields) > 0 {
+			req.Fields = []string{fieldSource}
+		}
 		if sr.version || sr.seqNoPT {
 			req.Fields = append(req.Fields, fieldVersion, fieldSeqNo)
 		}
