@@ -55,6 +55,9 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 				continue
 			}
 			for idx, p := range m {
+				if ix := e.indices[idx]; ix != nil && ix.settings.Load().flat["index.hidden"] == "true" && !strings.Contains(rq.param("expand_wildcards"), "all") && !strings.Contains(rq.param("expand_wildcards"), "hidden") {
+					continue
+				}
 				w := "-"
 				if p.IsWriteIndex != nil {
 					w = fmt.Sprint(*p.IsWriteIndex)

@@ -82,13 +82,14 @@ type newField struct {
 
 // docBuilder turns a JSON source into a bleve document following a mapping.
 type docBuilder struct {
-	m       *mapping
-	an      *analyzers
-	id      string
-	doc     *document.Document
-	added   []newField
-	addedAt map[string]*field
-	seen    map[string]struct{}
+	arrayObjects, arrayObjectsLimit int // index.mapping.array_objects.limit (0: none)
+	m                               *mapping
+	an                              *analyzers
+	id                              string
+	doc                             *document.Document
+	added                           []newField
+	addedAt                         map[string]*field
+	seen                            map[string]struct{}
 }
 
 // parseSource decodes a document source; the top level must be an object.
@@ -113,7 +114,12 @@ func parseSource(src []byte) (map[string]any, error) {
 // mapping must add before the document can be indexed (the caller updates the mapping and
 // calls again).
 func buildDoc(m *mapping, an *analyzers, id string, src map[string]any, raw []byte, seqNo, version int64) (*document.Document, []newField, error) {
-	b := &docBuilder{m: m, an: an, id: id, doc: document.NewDocument(id), seen: map[string]struct{}{}}
+	return buildDocLimited(m, an, id, src, raw, 0)
+}
+
+// buildDocLimited is buildDoc with index.mapping.array_objects.limit applied.
+func buildDocLimited(m *mapping, an *analyzers, id string, src map[string]any, raw []byte, arrayObjectsLimit int) (*document.Document, []newField, error) {
+	b := &docBuilder{m: m, an: an, id: id, doc: document.NewDocument(id), seen: map[string]struct{}{}, arrayObjectsLimit: arrayObjectsLimit}
 	if err := b.object(nil, "", src, m.Properties, m.Dynamic); err != nil {
 		return nil, nil, err
 	}
@@ -173,6 +179,16 @@ func (b *docBuilder) value(segs []string, prefix, name string, v any, props map[
 		f = b.addedAt[path]
 	}
 	if arr, ok := v.([]any); ok {
+		if b.arrayObjectsLimit > 0 {
+			for _, e := range arr {
+				if _, isObj := e.(map[string]any); isObj {
+					b.arrayObjects++
+				}
+			}
+			if b.arrayObjects > b.arrayObjectsLimit {
+				return errDocParsing("The total number of objects across all arrays [%d] has exceeded the allowed limit of [%d]. This limit can be set by changing the [index.mapping.array_objects.limit] index setting.", b.arrayObjects, b.arrayObjectsLimit)
+			}
+		}
 		for _, e := range arr {
 			if err := b.value(segs, prefix, name, e, props, dynamic); err != nil {
 				return err

@@ -718,9 +718,18 @@ func (e *Engine) healthBody(idx, level string) (map[string]any, string, int, boo
 		active += shards
 		unassigned += shards * rep
 		if level == "indices" || level == "shards" {
-			indices[ix.name] = map[string]any{"status": h, "number_of_shards": shards, "number_of_replicas": rep,
+			info := map[string]any{"status": h, "number_of_shards": shards, "number_of_replicas": rep,
 				"active_primary_shards": shards, "active_shards": shards, "relocating_shards": 0, "initializing_shards": 0,
 				"unassigned_shards": shards * rep, "unassigned_primary_shards": 0}
+			if level == "shards" {
+				sh := map[string]any{}
+				for i := 0; i < shards; i++ {
+					sh[strconv.Itoa(i)] = map[string]any{"status": h, "primary_active": true, "active_shards": 1,
+						"relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": rep, "unassigned_primary_shards": 0}
+				}
+				info["shards"] = sh
+			}
+			indices[ix.name] = info
 		}
 	}
 	if missing {

@@ -127,7 +127,7 @@ func (ix *index) prepare(op *writeOp) (*document.Document, bool, error) {
 	changed := false
 	for attempt := 0; attempt < 8; attempt++ {
 		m := ix.mapping.Load()
-		doc, added, err := buildDoc(m, ix.an, op.id, op.parsed, op.src, 0, 0)
+		doc, added, err := buildDocLimited(m, ix.an, op.id, op.parsed, op.src, ix.settings.Load().arrayObjectsLimit)
 		if err != nil {
 			return nil, changed, err
 		}

@@ -11,11 +11,12 @@ import (
 // indexSettings are an index's settings: the parsed values the engine uses plus the flat
 // "index.*" strings returned by GET _settings. Immutable; updates make a copy.
 type indexSettings struct {
-	flat            map[string]string
-	refreshInterval time.Duration // < 0: periodic refresh disabled
-	gcDeletes       time.Duration
-	maxResultWindow int
-	maxTermsCount   int
+	flat              map[string]string
+	refreshInterval   time.Duration // < 0: periodic refresh disabled
+	gcDeletes         time.Duration
+	maxResultWindow   int
+	maxTermsCount     int
+	arrayObjectsLimit int
 }
 
 // Settings the engine accepts; dynamic ones can be changed on an open index.
@@ -128,6 +129,13 @@ func validateSettingNames(flat map[string]string, updating bool) *esError {
 // buildSettings validates flat settings and derives the parsed values.
 func buildSettings(flat map[string]string) (*indexSettings, *esError) {
 	s := &indexSettings{flat: flat, refreshInterval: time.Second, gcDeletes: 60 * time.Second, maxResultWindow: 10000, maxTermsCount: 65536}
+	if v, ok := flat["index.mapping.array_objects.limit"]; ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, errIllegalArgument("Failed to parse value [%s] for setting [index.mapping.array_objects.limit] must be >= 1", v)
+		}
+		s.arrayObjectsLimit = n
+	}
 	if v, ok := flat["index.max_terms_count"]; ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
