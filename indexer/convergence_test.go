@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +67,8 @@ func startSources(t *testing.T, ctx context.Context, brokers []string) sources {
 // runs two indexer instances and kills and restarts them at random; once everything is quiet,
 // every document must equal the join computed from the source databases, field by field.
 //
-// Replay a failure with -seed=N; -convergence.long runs thousands of operations.
+// Replay a failure with -seed=N; -convergence.long (or CHAOS=long, make chaos) runs thousands
+// of operations.
 func TestConvergence(t *testing.T) {
 	seed := *seedFlag
 	if seed == 0 {
@@ -77,7 +79,7 @@ func TestConvergence(t *testing.T) {
 	if testing.Short() {
 		ops = 300
 	}
-	if *longFlag {
+	if *longFlag || os.Getenv("CHAOS") == "long" { // make chaos
 		ops = 6000
 	}
 	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
