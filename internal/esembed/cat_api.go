@@ -55,7 +55,7 @@ func (e *Engine) handleCat(rq *request) (int, any, *esError) {
 				continue
 			}
 			for idx, p := range m {
-				if ix := e.indices[idx]; ix != nil && ix.settings.Load().flat["index.hidden"] == "true" && !strings.Contains(rq.param("expand_wildcards"), "all") && !strings.Contains(rq.param("expand_wildcards"), "hidden") {
+				if ix := e.indices[idx]; ix != nil && ix.settings.Load().flat["index.hidden"] == "true" && rq.has("expand_wildcards") && !strings.Contains(rq.param("expand_wildcards"), "all") && !strings.Contains(rq.param("expand_wildcards"), "hidden") {
 					continue
 				}
 				w := "-"

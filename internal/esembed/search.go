@@ -270,7 +270,12 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 			}
 			sr.docValueFields = dv
 		case "rescore":
-			if rm, ok := v.(map[string]any); ok {
+			resc, isList := v.([]any)
+			if !isList {
+				resc = []any{v}
+			}
+			for _, r := range resc {
+				rm, _ := r.(map[string]any)
 				if ws, ok := toInt(rm["window_size"]); ok && ws > 10000 {
 					return nil, (errIllegalArgument("Rescore window [%d] is too large. It must be less than [10000]. This prevents allocating massive heaps for storing the results to be rescored. This limit can be set by changing the [index.max_rescore_window] index level setting.", ws))
 				}
@@ -372,7 +377,7 @@ func parseSearchRequest(rq *request, count bool) (*searchRequest, *esError) {
 	}
 	if scroll {
 		if sr.size > 10000 {
-			return nil, (errIllegalArgument("Batch size is too large, size must be less than or equal to: [10000] but was [%d]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index setting.", sr.size))
+			return nil, (errIllegalArgument("Batch size is too large, size must be less than or equal to: [10000] but was [%d]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting.", sr.size))
 		}
 		return nil, errUnsupported("scroll searches; use search_after")
 	}
