@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ordertable/ordertable/internal/bench/stack"
@@ -132,6 +133,7 @@ type run struct {
 	pipelineRate float64       // indexer events/s
 	freshP99     time.Duration // freshness p99 at half rate
 	cursor       string        // a real next_cursor of the search API
+	retried      atomic.Int64  // API calls of the load generator retried after a 5xx
 }
 
 func (r *run) progress(format string, args ...any) {
@@ -231,6 +233,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Figures = append(rep.Figures, figs...)
 	}
 	rep.Duration = time.Since(r.start)
+	if n := r.retried.Load(); n > 0 {
+		rep.Environment["api_5xx_retried"] = fmt.Sprint(n)
+		r.progress("bench: %d API calls of the load were retried after a server error", n)
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("bench: interrupted: %w", err)
 	}

@@ -256,7 +256,7 @@ func (r *run) measureFreshness(ctx context.Context, st *stack.Stack, n int, perS
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go v.poll(pctx, 20*time.Millisecond)
-	if _, err := createOrdersNotify(ctx, st, custs, n, 8, perSec, seed, v.add); err != nil {
+	if _, err := createOrdersNotify(ctx, st, custs, n, 8, perSec, seed, &r.retried, v.add); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, 2*time.Minute, 50*time.Millisecond, "created orders become searchable", func(context.Context) (bool, error) {
@@ -312,13 +312,13 @@ func (r *run) fanoutFigures(ctx context.Context) ([]Figure, error) {
 	r.mu.Lock()
 	n := budgeted(r.sizes.FanoutOrders, r.apiRate, r.sizes.Budget, 200)
 	r.mu.Unlock()
-	c, err := seedCustomers(ctx, st, 1, 1, r.cfg.Seed+5)
+	c, err := seedCustomers(ctx, st, 1, 1, r.cfg.Seed+5, &r.retried)
 	if err != nil {
 		return nil, err
 	}
 	big := c[0]
 	r.progress("fanout: creating %d orders of one customer", n)
-	if _, err := createOrders(ctx, st, c, n, 16, 0, r.cfg.Seed+6); err != nil {
+	if _, err := createOrders(ctx, st, c, n, 16, 0, r.cfg.Seed+6, &r.retried); err != nil {
 		return nil, err
 	}
 	countWith := func(ctx context.Context, name string) (int, error) {
@@ -358,7 +358,7 @@ func (r *run) fanoutFigures(ctx context.Context) ([]Figure, error) {
 	sideCtx, stopSide := context.WithCancel(ctx)
 	defer stopSide()
 	go func() {
-		_, err := createOrdersNotify(sideCtx, st, custs, 1_000_000, 4, side, r.cfg.Seed+7, v.add)
+		_, err := createOrdersNotify(sideCtx, st, custs, 1_000_000, 4, side, r.cfg.Seed+7, &r.retried, v.add)
 		sideDone <- err
 	}()
 	t0 := time.Now()

@@ -52,12 +52,12 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	r.mu.Lock()
 	n := budgeted(r.sizes.ReindexOrders, r.apiRate, r.sizes.Budget, 300)
 	r.mu.Unlock()
-	custs, err := seedCustomers(ctx, st, r.sizes.Customers, 16, r.cfg.Seed+20)
+	custs, err := seedCustomers(ctx, st, r.sizes.Customers, 16, r.cfg.Seed+20, &r.retried)
 	if err != nil {
 		return nil, err
 	}
 	r.progress("reindex: creating %d orders through the API", n)
-	if _, err := createOrders(ctx, st, custs, n, 16, 0, r.cfg.Seed+21); err != nil {
+	if _, err := createOrders(ctx, st, custs, n, 16, 0, r.cfg.Seed+21, &r.retried); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, 10*time.Minute, 100*time.Millisecond, "orders indexed", func(ctx context.Context) (bool, error) {
@@ -120,7 +120,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	r.mu.Lock()
 	side := max(r.apiRate/10, 5)
 	r.mu.Unlock()
-	wg.Go(func() { _, _ = createOrders(bg, st, custs, 1_000_000, 2, side, r.cfg.Seed+22) })
+	wg.Go(func() { _, _ = createOrders(bg, st, custs, 1_000_000, 2, side, r.cfg.Seed+22, &r.retried) })
 
 	esc, err := esindex.NewClient(esindex.Config{URLs: []string{st.ESURL}})
 	if err != nil {

@@ -26,7 +26,7 @@ func (r *run) writeFigures(ctx context.Context) ([]Figure, error) {
 	st.KillRelay("orders")
 	r.progress("write: creating %d orders through the API, 16 clients, relay stopped", n)
 	t0 := time.Now()
-	if _, err := createOrders(ctx, st, custs, n, 16, 0, r.cfg.Seed+1); err != nil {
+	if _, err := createOrders(ctx, st, custs, n, 16, 0, r.cfg.Seed+1, &r.retried); err != nil {
 		st.StartRelay("orders")
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (r *run) writeFigures(ctx context.Context) ([]Figure, error) {
 	m := max(n/2, 200)
 	r.progress("write: relay %.0f events/s; %d more orders at %.0f/s for the relay lag", relayRate, m, half)
 	lag = r.watchRelay("orders")
-	if _, err := createOrders(ctx, st, custs, m, 16, half, r.cfg.Seed+2); err != nil {
+	if _, err := createOrders(ctx, st, custs, m, 16, half, r.cfg.Seed+2, &r.retried); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, time.Minute, 5*time.Millisecond, "relay publishes the paced orders", func(context.Context) (bool, error) {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ordertable/ordertable/internal/bench/stack"
+	"github.com/ordertable/ordertable/internal/entityapi"
 	"github.com/ordertable/ordertable/services/customers"
 	"github.com/ordertable/ordertable/services/orders"
 )
@@ -23,14 +25,16 @@ type created struct {
 }
 
 // seedCustomers creates n customers through the API with workers concurrent clients.
-func seedCustomers(ctx context.Context, st *stack.Stack, n, workers int, seed uint64) ([]customers.Customer, error) {
+func seedCustomers(ctx context.Context, st *stack.Stack, n, workers int, seed uint64, retried *atomic.Int64) ([]customers.Customer, error) {
 	out := make([]customers.Customer, n)
 	g := newDocGen(seed, n)
 	err := parallel(ctx, n, workers, 0, func(ctx context.Context, i int) error {
-		c, err := st.Customers.Create(ctx, customers.CreateInput{
-			Name:    g.customerName(i),
-			Email:   fmt.Sprintf("buyer%d.%d@example.com", i, seed%100000),
-			Country: benchCountries[i%len(benchCountries)],
+		c, err := retry5xx(ctx, retried, func() (customers.Customer, error) {
+			return st.Customers.Create(ctx, customers.CreateInput{
+				Name:    g.customerName(i),
+				Email:   fmt.Sprintf("buyer%d.%d@example.com", i, seed%100000),
+				Country: benchCountries[i%len(benchCountries)],
+			})
 		})
 		if err != nil {
 			return fmt.Errorf("create customer: %w", err)
@@ -54,12 +58,12 @@ func orderInput(rng *rand.Rand, custs []customers.Customer) orders.CreateInput {
 }
 
 // createOrders creates n orders through the API, at most perSec per second when perSec > 0.
-func createOrders(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64) ([]created, error) {
-	return createOrdersNotify(ctx, st, custs, n, workers, perSec, seed, nil)
+func createOrders(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64, retried *atomic.Int64) ([]created, error) {
+	return createOrdersNotify(ctx, st, custs, n, workers, perSec, seed, retried, nil)
 }
 
 // createOrdersNotify is createOrders calling notify (when non-nil) as each create returns.
-func createOrdersNotify(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64, notify func(created)) ([]created, error) {
+func createOrdersNotify(ctx context.Context, st *stack.Stack, custs []customers.Customer, n, workers int, perSec float64, seed uint64, retried *atomic.Int64, notify func(created)) ([]created, error) {
 	var out []created
 	if notify == nil {
 		out = make([]created, n)
@@ -67,7 +71,7 @@ func createOrdersNotify(ctx context.Context, st *stack.Stack, custs []customers.
 	err := parallel(ctx, n, workers, perSec, func(ctx context.Context, i int) error {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		in := orderInput(rng, custs)
-		o, err := st.Orders.Create(ctx, in)
+		o, err := retry5xx(ctx, retried, func() (orders.Order, error) { return st.Orders.Create(ctx, in) })
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
@@ -80,6 +84,27 @@ func createOrdersNotify(ctx context.Context, st *stack.Stack, custs []customers.
 		return nil
 	})
 	return out, err
+}
+
+// retry5xx retries a call that failed with a server error (5xx or unreachable) up to twice:
+// the load generator must not lose a figure to one overloaded moment; the retries are counted
+// and reported.
+func retry5xx[T any](ctx context.Context, retried *atomic.Int64, call func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := call()
+		if err == nil || attempt == 3 || ctx.Err() != nil {
+			return v, err
+		}
+		if st := entityapi.StatusOf(err); st < 500 && !errors.Is(err, entityapi.ErrUnavailable) {
+			return v, err
+		}
+		retried.Add(1)
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
 }
 
 // parallel runs fn for 0..n-1 on workers goroutines, paced to perSec calls per second overall

@@ -61,7 +61,7 @@ func (r *run) customers(ctx context.Context) ([]customers.Customer, error) {
 		return nil, err
 	}
 	r.progress("stack: creating %d customers", r.sizes.Customers)
-	cs, err = seedCustomers(ctx, st, r.sizes.Customers, 16, r.cfg.Seed)
+	cs, err = seedCustomers(ctx, st, r.sizes.Customers, 16, r.cfg.Seed, &r.retried)
 	if err != nil {
 		return nil, err
 	}
