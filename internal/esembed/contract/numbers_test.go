@@ -1,9 +1,11 @@
 package contract
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestNumericTypes: integer, short, float, scaled_float and long fields index, coerce, range
@@ -68,5 +70,42 @@ func TestNumericTypes(t *testing.T) {
 	}
 	if got := show(path(resp, "aggregations.last.value")); got != "1704164645000" && got != "1.704164645E12" && got != "1704164645000.0" {
 		t.Errorf("max date value: got %s, want 1704164645000", got)
+	}
+}
+
+// TestRangeAcrossZero: range queries on long, integer and date fields whose bounds straddle
+// zero (negative to positive) answer promptly and correctly.
+func TestRangeAcrossZero(t *testing.T) {
+	e := newEnv(t)
+	idx := e.seed(t, "zero", `{"mappings": {"properties": {"l": {"type": "long"}, "i": {"type": "integer"}, "d": {"type": "date"}}}}`, map[string]string{
+		"neg":  `{"l": -3, "i": -3, "d": "1969-12-31T23:59:59Z"}`,
+		"zero": `{"l": 0, "i": 0, "d": 0}`,
+		"pos":  `{"l": 2, "i": 2, "d": "1970-01-01T00:00:02Z"}`,
+		"far":  `{"l": 100, "i": 100, "d": "2024-01-01T00:00:00Z"}`,
+	})
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{`{"range": {"l": {"gt": -5, "lt": 1}}}`, []string{"neg", "zero"}},
+		{`{"range": {"l": {"gte": -3, "lte": 2}}}`, []string{"neg", "pos", "zero"}},
+		{`{"range": {"l": {"lt": 0}}}`, []string{"neg"}},
+		{`{"range": {"i": {"gt": -5, "lt": 3}}}`, []string{"neg", "pos", "zero"}},
+		{`{"range": {"d": {"gte": "1969-12-31T00:00:00Z", "lt": "1970-01-02T00:00:00Z"}}}`, []string{"neg", "pos", "zero"}},
+		{`{"bool": {"must": [{"range": {"l": {"gt": -5, "lt": 1}}}], "must_not": [{"range": {"l": {"gt": 4, "lte": 2}}}]}}`, []string{"neg", "zero"}},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		start := time.Now()
+		status, body, err := e.tryRaw(ctx, http.MethodPost, "/"+idx+"/_search", `{"query": `+tt.query+`}`)
+		cancel()
+		if err != nil || status != 200 {
+			t.Errorf("%s: got %d %v after %s, want an answer within 10s", tt.query, status, err, time.Since(start).Round(time.Millisecond))
+			continue
+		}
+		got := hitIDs(body)
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.query, got, tt.want)
+		}
 	}
 }
