@@ -133,6 +133,16 @@ func TestBulkExternalVersionsOnEngine(t *testing.T) {
 	if res := write(doc("b", 11, 3), doc("b", 12, 4)); res[0].Outcome != esindex.Conflict || res[1].Outcome != esindex.Applied {
 		t.Errorf("b at 11 then 12: got %v, %v, want conflict, applied", res[0].Outcome, res[1].Outcome)
 	}
+	_, body, err = c.Do(ctx, http.MethodGet, "/v/_doc/b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var final struct {
+		Version int64 `json:"_version"`
+	}
+	if err := json.Unmarshal(body, &final); err != nil || final.Version != 12 {
+		t.Errorf("b: got _version %d (%v), want the external version 12", final.Version, err)
+	}
 }
 
 func TestBulkThroughFaultProxy(t *testing.T) {
