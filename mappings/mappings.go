@@ -106,6 +106,9 @@ type Column struct {
 	Facet bool `json:"facet,omitempty"`
 	// Metadata columns describe the indexing, not the order (versions, indexed_at).
 	Metadata bool `json:"metadata,omitempty"`
+	// Position orders the columns in the table (1 first). Explicit because a mapping's _meta is
+	// a JSON object, whose key order Elasticsearch does not promise to keep.
+	Position int `json:"position,omitempty"`
 }
 
 // Mapping is one parsed version of the orders index.
