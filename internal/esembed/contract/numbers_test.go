@@ -76,7 +76,7 @@ func TestNumericTypes(t *testing.T) {
 // TestRangeAcrossZero: range queries on long, integer and date fields whose bounds straddle
 // zero (negative to positive) answer promptly and correctly.
 func TestRangeAcrossZero(t *testing.T) {
-	e := newEnv(t)
+	e := newDetachedEnv(t)
 	idx := e.seed(t, "zero", `{"mappings": {"properties": {"l": {"type": "long"}, "i": {"type": "integer"}, "d": {"type": "date"}}}}`, map[string]string{
 		"neg":  `{"l": -3, "i": -3, "d": "1969-12-31T23:59:59Z"}`,
 		"zero": `{"l": 0, "i": 0, "d": 0}`,

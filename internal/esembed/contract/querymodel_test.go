@@ -145,7 +145,7 @@ func genQuery(rng *rand.Rand, depth int) query {
 // bool queries (with minimum_should_match) on random documents and compares the hits and
 // _count with a model. Replay a failure with -seed.
 func TestRandomQueriesAgainstModel(t *testing.T) {
-	e := newEnv(t)
+	e := newDetachedEnv(t)
 	seed := *seedFlag
 	if seed == 0 {
 		seed = rand.Uint64()
