@@ -14,6 +14,10 @@ import (
 )
 
 // Config configures one indexer instance. Several instances with the same Group share the work.
+// DefaultStatePrefix names the join-state indices: <prefix>-customers, <prefix>-orders.
+const DefaultStatePrefix = "ordertable-state"
+
+// Config configures an indexer instance.
 type Config struct {
 	// Kafka says how to reach the brokers (addresses, SASL, TLS). Required.
 	Kafka kafkaconfig.Config
@@ -72,7 +76,7 @@ func (c *Config) setDefaults() {
 		c.FanoutChunk = 1000
 	}
 	if c.StatePrefix == "" {
-		c.StatePrefix = "ordertable-state"
+		c.StatePrefix = DefaultStatePrefix
 	}
 	if c.Backoff == (esindex.Backoff{}) {
 		c.Backoff = esindex.DefaultBackoff()

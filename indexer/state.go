@@ -184,3 +184,28 @@ func (s *stateStore) ordersOf(ctx context.Context, customerIDs []string, after s
 	}
 	return out, nil
 }
+
+// DeletedCustomers returns, for those of ids whose customer the indexer has seen deleted, the
+// join state it keeps for them (the last snapshot, Deleted set). The reindex job and verify need
+// it: a deleted customer is gone from the CustomerService, yet the indexer keeps its orders
+// visible with its last data and customer_deleted=true, and a rebuilt or verified document must
+// be the same document. A missing state index (no indexer ran yet) means no known deletions.
+func DeletedCustomers(ctx context.Context, c *esindex.Client, statePrefix string, ids []string) (map[string]*CustomerState, error) {
+	if statePrefix == "" {
+		statePrefix = DefaultStatePrefix
+	}
+	out := make(map[string]*CustomerState)
+	states, err := mget[customerState](ctx, c, statePrefix+"-customers", ids)
+	if err != nil {
+		if esindex.StatusOf(err) == http.StatusNotFound {
+			return out, nil
+		}
+		return nil, fmt.Errorf("deleted customers: %w", err)
+	}
+	for id, s := range states {
+		if s.Deleted {
+			out[id] = s.join()
+		}
+	}
+	return out, nil
+}

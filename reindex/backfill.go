@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/mappings"
@@ -154,10 +155,10 @@ func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mapp
 			onPage(cursor, 0, true)
 			return nil
 		}
-		var customers map[string]*events.Customer
+		var customers map[string]*indexer.CustomerState
 		if err := retry(ctx, r.log, "get customers", func() error {
 			var err error
-			customers, err = customersFor(ctx, r.cfg.Customers, orders)
+			customers, err = r.customersFor(ctx, orders)
 			return err
 		}); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/esindex"
 )
 
@@ -56,7 +57,7 @@ func benchReindexOnce(b *testing.B) {
 	ops := make([]esindex.Op, 0, n)
 	for _, o := range h.src.orders {
 		c := h.src.customers[o.CustomerID]
-		doc, err := buildDoc(h.v2.Fields, o, &c, time.Now())
+		doc, err := buildDoc(h.v2.Fields, o, &indexer.CustomerState{Customer: c}, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,4 +122,3 @@ func benchReindexOnce(b *testing.B) {
 	b.Logf("%d orders: raw bulk %.0f docs/s, backfill %.0f docs/s (ratio %.2f); search p99 before %s, during %s; add column end to end %s",
 		n, rawRate, backfillRate, backfillRate/rawRate, before.p99(), during.p99(), total.Round(time.Millisecond))
 }
-

@@ -8,15 +8,11 @@ import (
 	"github.com/ordertable/ordertable/mappings"
 )
 
-// buildDoc joins an order with its customer (nil when the customer service does not know it)
-// through the indexer's field catalog, so backfilled and verified documents and their external
-// versions are exactly the indexer's.
-func buildDoc(fields mappings.FieldSet, o events.Order, c *events.Customer, indexedAt time.Time) (indexer.Document, error) {
-	var cs *indexer.CustomerState
-	if c != nil {
-		cs = &indexer.CustomerState{Customer: *c}
-	}
-	return indexer.BuildDocument(o, cs, fields, indexedAt)
+// buildDoc joins an order with its customer's state (nil when neither the customer service nor
+// the indexer knows it) through the indexer's field catalog, so backfilled and verified
+// documents and their external versions are exactly the indexer's.
+func buildDoc(fields mappings.FieldSet, o events.Order, c *indexer.CustomerState, indexedAt time.Time) (indexer.Document, error) {
+	return indexer.BuildDocument(o, c, fields, indexedAt)
 }
 
 // docVersionOf reads the external version back from a stored document's version fields.

@@ -114,10 +114,10 @@ func (r *Reindexer) Abort(ctx context.Context, jobID string) (*Job, error) {
 
 // CleanupResult says what cleanup did.
 type CleanupResult struct {
-	Deleted   []string `json:"deleted"`
+	Deleted    []string `json:"deleted"`
 	Untargeted []string `json:"untargeted"` // left the write targets, kept
-	Kept      []string `json:"kept"`
-	Waiting   []string `json:"waiting"` // still in their grace period
+	Kept       []string `json:"kept"`
+	Waiting    []string `json:"waiting"` // still in their grace period
 }
 
 // Cleanup deletes versioned indices other than the live one, keeping the keep newest of

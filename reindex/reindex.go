@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/esindex"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	Alias        string
 	TargetsAlias string
 	JobsIndex    string
+	// StatePrefix names the indexer's join-state indices (default "ordertable-state"): the
+	// last snapshots of deleted customers are read there.
+	StatePrefix string
 	// Slices is the number of id ranges the backfill splits the table into (default 64), worked
 	// by Workers goroutines (default 4). PageSize orders per source page and bulk (default 1000).
 	Slices   int
@@ -78,6 +82,7 @@ func (c *Config) setDefaults() {
 	def(&c.Alias, "orders")
 	def(&c.TargetsAlias, "orders_targets")
 	def(&c.JobsIndex, "ordertable-jobs")
+	def(&c.StatePrefix, indexer.DefaultStatePrefix)
 	def(&c.GCDeletes, "24h")
 	def(&c.VerifyMode, "sample")
 	if c.Slices == 0 {

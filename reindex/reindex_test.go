@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/events"
 )
 
@@ -529,7 +530,7 @@ func (h *harness) corruptDoc(t testing.TB, ctx context.Context, m *Mapping) stri
 	}
 	c := h.src.customers[o.CustomerID]
 	h.src.mu.Unlock()
-	doc, err := buildDoc(m.Fields, o, &c, time.Now())
+	doc, err := buildDoc(m.Fields, o, &indexer.CustomerState{Customer: c}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

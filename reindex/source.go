@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/entityapi"
 	"github.com/ordertable/ordertable/internal/events"
 )
@@ -37,8 +38,38 @@ func listOrders(ctx context.Context, ol OrderLister, after, before string, limit
 // maxIDsPerCall is the services' limit for ids per customers call and orders per page.
 const maxIDsPerCall = 1000
 
-// customersFor fetches the customers of a page of orders, in batches of at most 1000 ids.
-func customersFor(ctx context.Context, cg CustomerGetter, orders []events.Order) (map[string]*events.Customer, error) {
+// customersFor fetches the customers of a page of orders, in batches of at most 1000 ids, as the
+// indexer's join state: a customer the CustomerService no longer has was deleted, and for those
+// the indexer's tombstone (last snapshot, deleted) is used, so the document equals the indexer's.
+func (r *Reindexer) customersFor(ctx context.Context, orders []events.Order) (map[string]*indexer.CustomerState, error) {
+	found, err := fetchCustomers(ctx, r.cfg.Customers, orders)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*indexer.CustomerState, len(found))
+	var gone []string
+	for id, c := range found {
+		if c == nil {
+			gone = append(gone, id)
+			continue
+		}
+		out[id] = &indexer.CustomerState{Customer: *c}
+	}
+	if len(gone) > 0 {
+		deleted, err := indexer.DeletedCustomers(ctx, r.cfg.ES, r.cfg.StatePrefix, gone)
+		if err != nil {
+			return nil, err
+		}
+		for id, s := range deleted {
+			out[id] = s
+		}
+	}
+	return out, nil
+}
+
+// fetchCustomers fetches the customers of a page of orders from the CustomerService; unknown
+// ids map to nil.
+func fetchCustomers(ctx context.Context, cg CustomerGetter, orders []events.Order) (map[string]*events.Customer, error) {
 	seen := make(map[string]*events.Customer, len(orders))
 	ids := make([]string, 0, len(orders))
 	for _, o := range orders {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/entityapi"
 	"github.com/ordertable/ordertable/internal/events"
 )
@@ -223,7 +224,7 @@ func TestDocDifference(t *testing.T) {
 	placed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	o := events.Order{ID: "o1", OrderNumber: "PO-1", CustomerID: "c1", Status: "paid", Total: "10.50", Currency: "EUR",
 		PlacedAt: &placed, CreatedAt: placed, UpdatedAt: placed, Version: 3}
-	c := &events.Customer{ID: "c1", Name: "Ada", Country: "DE", Version: 2}
+	c := &indexer.CustomerState{Customer: events.Customer{ID: "c1", Name: "Ada", Country: "DE", Version: 2}}
 	m, err := ParseMappingFile(readMapping(t, "orders_v2.json"))
 	if err != nil {
 		t.Fatal(err)

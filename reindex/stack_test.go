@@ -315,6 +315,13 @@ func TestStackEndToEnd(t *testing.T) {
 	s.startIndexer()
 	victim := s.startIndexer()
 	s.seed(ctx, rng, 30, 800)
+	// A deleted customer keeps its orders visible with its last data and customer_deleted=true
+	// in the live index; the rebuilt index must hold the very same documents.
+	deleted := s.customerID[0]
+	s.customerID = s.customerID[1:]
+	if err := s.customers.Delete(ctx, deleted, 0); err != nil {
+		t.Fatal(err)
+	}
 	r := s.reindexer()
 	s.waitIndexed(ctx, r)
 
@@ -371,6 +378,35 @@ func TestStackEndToEnd(t *testing.T) {
 	}
 	s.checkAfterReindex(ctx, r)
 	checkCountrySortableStack(t, s, h, ctx)
+	checkDeletedCustomer(t, h, ctx, deleted)
+}
+
+// checkDeletedCustomer requires the orders of a deleted customer to stay in both indices with
+// the customer's last name and customer_deleted=true, as the indexer writes them.
+func checkDeletedCustomer(t *testing.T, h *harness, ctx context.Context, customerID string) {
+	t.Helper()
+	for _, index := range []string{"orders_v1", "orders_v2"} {
+		var out struct {
+			Hits struct {
+				Hits []struct {
+					Source map[string]any `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		body := map[string]any{"size": 1000, "query": map[string]any{"term": map[string]any{"customer_id": customerID}}}
+		if err := h.es.do(ctx, http.MethodPost, "/"+index+"/_search", body, &out); err != nil {
+			t.Fatalf("%s: orders of deleted customer: %v", index, err)
+		}
+		if len(out.Hits.Hits) == 0 {
+			t.Fatalf("%s: no orders of the deleted customer %s; the test needs some", index, customerID)
+		}
+		for _, hit := range out.Hits.Hits {
+			if hit.Source["customer_deleted"] != true || hit.Source["customer_name"] == nil {
+				t.Errorf("%s: order %v of deleted customer: customer_deleted=%v customer_name=%v, want true and the last name",
+					index, hit.Source["order_id"], hit.Source["customer_deleted"], hit.Source["customer_name"])
+			}
+		}
+	}
 }
 
 // listHook calls fn before each page the backfill reads.

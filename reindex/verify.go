@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordertable/ordertable/indexer"
 	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/mappings"
@@ -330,7 +331,7 @@ func (r *Reindexer) compareRange(ctx context.Context, index string, fields mappi
 
 // docDifference describes how an index document differs from the one the sources give ("" if
 // it does not).
-func docDifference(fields mappings.FieldSet, o events.Order, c *events.Customer, actual map[string]any) string {
+func docDifference(fields mappings.FieldSet, o events.Order, c *indexer.CustomerState, actual map[string]any) string {
 	want, err := buildDoc(fields, o, c, time.Time{})
 	if err != nil {
 		return "the source order cannot be indexed: " + err.Error()
@@ -362,7 +363,7 @@ func docDifference(fields mappings.FieldSet, o events.Order, c *events.Customer,
 
 type sourceItem struct {
 	order    events.Order
-	customer *events.Customer
+	customer *indexer.CustomerState
 }
 
 // sourceStream pages through the orders of a range with their customers.
@@ -391,10 +392,10 @@ func (s *sourceStream) next(ctx context.Context) (*sourceItem, error) {
 	}); err != nil {
 		return nil, err
 	}
-	var customers map[string]*events.Customer
+	var customers map[string]*indexer.CustomerState
 	if err := retry(ctx, s.r.log, "get customers", func() error {
 		var err error
-		customers, err = customersFor(ctx, s.r.cfg.Customers, orders)
+		customers, err = s.r.customersFor(ctx, orders)
 		return err
 	}); err != nil {
 		return nil, err
@@ -533,7 +534,7 @@ func (r *Reindexer) checkIDs(ctx context.Context, index, ref string, fields mapp
 	for _, o := range orders {
 		list = append(list, o)
 	}
-	customers, err := customersFor(ctx, r.cfg.Customers, list)
+	customers, err := r.customersFor(ctx, list)
 	if err != nil {
 		return nil, err
 	}
@@ -638,7 +639,7 @@ func (r *Reindexer) repair(ctx context.Context, index string, fields mappings.Fi
 				list = append(list, page[0])
 			}
 		}
-		customers, err := customersFor(ctx, r.cfg.Customers, list)
+		customers, err := r.customersFor(ctx, list)
 		if err != nil {
 			return fmt.Errorf("repair: %w", err)
 		}
