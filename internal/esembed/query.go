@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search/query"
 )
 
@@ -949,9 +950,38 @@ func (c *compiler) rangeQuery(n *qnode) (query.Query, *esError) {
 		x := longKey(math.MaxInt64)
 		maxp, hiInc = &x, true
 	}
-	q := query.NewNumericRangeInclusiveQuery(minp, maxp, &loInc, &hiInc)
-	q.SetField(n.field)
-	return withBoost(q, n.boost), nil
+	return withBoost(numericRange(n.field, minp, maxp, loInc, hiInc), n.boost), nil
+}
+
+// numericRange builds a bleve numeric range query that never spans the sign boundary of the
+// sortable int64 keys. Bleve enumerates the terms of its lowest-precision sub-range byte by byte,
+// and a sub-range from a negative to a positive key wraps through the whole key space (the query
+// never returns); split at zero, each half is enumerated normally.
+func numericRange(field string, minp, maxp *float64, loInc, hiInc bool) query.Query {
+	one := func(lo, hi *float64, li, hi2 bool) query.Query {
+		q := query.NewNumericRangeInclusiveQuery(lo, hi, &li, &hi2)
+		q.SetField(field)
+		return q
+	}
+	if minp == nil || maxp == nil {
+		return one(minp, maxp, loInc, hiInc)
+	}
+	lo, hi := numeric.Float64ToInt64(*minp), numeric.Float64ToInt64(*maxp)
+	if !loInc && lo != math.MaxInt64 {
+		lo++
+	}
+	if !hiInc && hi != math.MinInt64 {
+		hi--
+	}
+	if lo >= 0 || hi < 0 || lo > hi {
+		return one(minp, maxp, loInc, hiInc)
+	}
+	negLo, negHi := numeric.Int64ToFloat64(lo), numeric.Int64ToFloat64(-1)
+	posLo, posHi := numeric.Int64ToFloat64(0), numeric.Int64ToFloat64(hi)
+	return query.NewDisjunctionQuery([]query.Query{
+		one(&negLo, &negHi, true, true),
+		one(&posLo, &posHi, true, true),
+	})
 }
 
 func (c *compiler) matchQuery(fieldName string, v any, operator, msm string, boost float64, params map[string]any) (query.Query, *esError) {
