@@ -453,8 +453,9 @@ func (c *compiler) compileSort(specs []sortSpec) ([]compiledSort, search.SortOrd
 			cs.kind = "long"
 			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Missing: missing}
 		case "_id":
-			cs.kind = "string"
-			cs.bsort = &search.SortDocID{Desc: s.desc}
+			// Elasticsearch 8 refuses fielddata on _id (indices.id_field_data.enabled=false).
+			return nil, nil, &esError{Status: 400, Type: "illegal_argument_exception", Index: c.ix.name, IndexUUID: c.ix.uuid,
+				Reason: "Fielddata access on the _id field is disallowed, you can re-enable it by updating the dynamic cluster setting: indices.id_field_data.enabled"}
 		case "_seq_no":
 			cs.kind = "long"
 			cs.bsort = &search.SortField{Field: fieldSeqNo, Desc: s.desc, Missing: missing}
