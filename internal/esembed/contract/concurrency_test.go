@@ -61,8 +61,12 @@ func TestConcurrentWritesAndSearches(t *testing.T) {
 		status, body, err := e.tryRaw(ctx, http.MethodPost, "/"+idx+"/_refresh", nil)
 		return status, fmt.Sprint(err, show(body))
 	})
-	var lastCount atomic.Int64
 	for s := 0; s < 2; s++ {
+		// Each searcher checks its own sequence: its requests are sequential, so a count it
+		// reads can never be lower than one it read before. (A count shared between the two
+		// searchers would compare answers to overlapping requests, which may finish in any
+		// order.)
+		var lastCount atomic.Int64
 		background("search", func() (int, string) {
 			status, body, err := e.tryRaw(ctx, http.MethodPost, "/"+idx+"/_search", `{"size": 5, "sort": [{"n": "desc"}], "query": {"term": {"w": "w1"}}, "aggs": {"ws": {"terms": {"field": "w"}}}}`)
 			if err != nil || status != 200 {
