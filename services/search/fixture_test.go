@@ -392,60 +392,6 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-// missingSentinelBroken probes the engine: paging a numeric sort across documents without the
-// field must neither repeat nor drop them. Elasticsearch gets it right (the sort value of a
-// missing field is a sentinel that search_after understands); an engine that gets it wrong
-// makes the API's answers wrong for such columns, which is the engine's bug to fix, not the
-// API's, so the affected cases are skipped with that message instead of failing here.
-func (s *stack) missingSentinelBroken() bool {
-	s.t.Helper()
-	idx := s.createIndexAs(s.prefix+"_probe", "v1")
-	var docs []order
-	for i := range 3 {
-		docs = append(docs, order{OrderID: fmt.Sprintf("p%d", i), UpdatedAt: ms(baseTime), IndexedAt: ms(baseTime)})
-	}
-	s.bulk(idx, docs, false)
-	for _, dir := range []string{"asc", "desc"} {
-		var ids []string
-		var after []json.RawMessage
-		for range 4 {
-			body := map[string]any{"size": 1, "sort": []any{
-				map[string]any{"placed_at": map[string]any{"order": dir, "missing": "_last"}},
-				map[string]any{"order_id": map[string]any{"order": "asc"}}}}
-			if after != nil {
-				body["search_after"] = after
-			}
-			b, _ := json.Marshal(body)
-			_, out, err := s.es.Do(context.Background(), http.MethodPost, "/"+idx+"/_search", b)
-			if err != nil {
-				s.t.Logf("engine probe: %v", err)
-				return true
-			}
-			var res struct {
-				Hits struct {
-					Hits []struct {
-						ID   string            `json:"_id"`
-						Sort []json.RawMessage `json:"sort"`
-					} `json:"hits"`
-				} `json:"hits"`
-			}
-			if err := json.Unmarshal(out, &res); err != nil {
-				s.t.Logf("engine probe: %v", err)
-				return true
-			}
-			if len(res.Hits.Hits) == 0 {
-				break
-			}
-			ids = append(ids, res.Hits.Hits[0].ID)
-			after = res.Hits.Hits[0].Sort
-		}
-		if !slices.Equal(ids, []string{"p0", "p1", "p2"}) {
-			s.t.Logf("engine probe: paging %s over missing placed_at served %v, want [p0 p1 p2]", dir, ids)
-			return true
-		}
-	}
-	return false
-}
 
 func jsonDecodeBody(res *http.Response, v any) error {
 	defer res.Body.Close()
