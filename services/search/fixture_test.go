@@ -392,7 +392,6 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-
 func jsonDecodeBody(res *http.Response, v any) error {
 	defer res.Body.Close()
 	return json.NewDecoder(res.Body).Decode(v)
