@@ -230,4 +230,32 @@ func rssMB() float64 {
 	return 0
 }
 
+// procMem is the process's resident memory in MB: all of it, its anonymous part and its
+// file-backed part (mmapped files).
+type procMem struct{ rss, anon, file float64 }
+
+func procMemMB() procMem {
+	var m procMem
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			m.rss = float64(kb) / 1024
+		case "RssAnon:":
+			m.anon = float64(kb) / 1024
+		case "RssFile:":
+			m.file = float64(kb) / 1024
+		}
+	}
+	return m
+}
+
 var _ = search.HighTerm

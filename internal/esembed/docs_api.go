@@ -119,6 +119,9 @@ func newDocID() string {
 
 // writeDoc validates, versions and records one write; the caller handles refresh and logging.
 func (e *Engine) writeDoc(ix *index, op *writeOp, now time.Time) (writeResult, *esError) {
+	if err := ix.waitCapacity(); err != nil {
+		return writeResult{}, asESError(err)
+	}
 	if op.kind == opDelete {
 		return ix.apply(op, nil, now)
 	}

@@ -155,7 +155,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// background runs periodic refreshes and tombstone expiry.
+// background runs periodic refreshes, flushes of piled-up writes and tombstone expiry.
 func (e *Engine) background() {
 	defer e.stopped.Done()
 	t := time.NewTicker(50 * time.Millisecond)
@@ -170,6 +170,10 @@ func (e *Engine) background() {
 				if ix.needsRefresh(now) {
 					if err := ix.refresh(); err != nil {
 						e.log.Error("esembed: periodic refresh", "index", ix.name, "err", err)
+					}
+				} else if ix.needsFlush() {
+					if err := ix.flush(); err != nil {
+						e.log.Error("esembed: flush", "index", ix.name, "err", err)
 					}
 				}
 			}
@@ -402,7 +406,7 @@ func (e *Engine) openBleve(uuid string) (bleve.Index, error) {
 	}
 	// bleve.NewMemOnly is the old upsidedown/gtreap index, orders of magnitude slower than
 	// scorch; scorch with an empty path is in memory.
-	return bleve.NewUsing("", im, scorch.Name, scorch.Name, nil)
+	return bleve.NewUsing("", im, pinnedIndexType, scorch.Name, nil)
 }
 
 func (e *Engine) checkAliasName(alias, indexName string) *esError {

@@ -20,11 +20,24 @@ type docEntry struct {
 	src       []byte
 }
 
-// pendingDoc is a write waiting for the next refresh (doc nil: delete).
+// pendingDoc is a write not yet flushed into bleve (doc nil: delete).
 type pendingDoc struct {
 	doc   *document.Document
 	seqNo int64
+	size  int // source bytes, for the flush thresholds
 }
+
+// Unrefreshed writes are flushed into bleve (still invisible to search: see pinnedScorch)
+// when this many documents or source bytes have piled up since the last flush, by the
+// engine's background loop; a writer that finds the hard limit reached flushes itself before
+// its write is recorded, which holds clients back to the rate bleve indexes at, as
+// Elasticsearch's indexing buffer does.
+var (
+	flushDocs      = 5000
+	flushBytes     = 16 << 20
+	flushHardDocs  = 20000
+	flushHardBytes = 64 << 20
+)
 
 // aliasProps are an alias's properties on one index.
 type aliasProps struct {
@@ -48,7 +61,9 @@ type index struct {
 
 	mu          sync.Mutex // guards everything below
 	docs        map[string]docEntry
-	pending     map[string]pendingDoc
+	pending     map[string]pendingDoc // writes not flushed into bleve yet
+	pendingSize int                   // their source bytes
+	dirty       bool                  // writes since the last refresh
 	tombstones  []tombstone // in deletion order, for expiry
 	seqNo       int64       // last assigned
 	liveCount   int64
@@ -214,7 +229,7 @@ func (ix *index) apply(op *writeOp, doc *document.Document, now time.Time) (writ
 			res.walOff = w.add(encodeWrite(ix.uuid, op.id, seq, newVersion, true, now.UnixNano(), nil))
 		}
 		ix.tombstones = append(ix.tombstones, tombstone{id: op.id, at: now.UnixNano()})
-		ix.pending[op.id] = pendingDoc{seqNo: seq}
+		ix.addPendingLocked(op.id, pendingDoc{seqNo: seq, size: len(op.id)})
 		return res, nil
 	}
 	if live {
@@ -228,8 +243,38 @@ func (ix *index) apply(op *writeOp, doc *document.Document, now time.Time) (writ
 	if w := ix.wal.Load(); w != nil {
 		res.walOff = w.add(encodeWrite(ix.uuid, op.id, seq, newVersion, false, 0, op.src))
 	}
-	ix.pending[op.id] = pendingDoc{doc: doc, seqNo: seq}
+	ix.addPendingLocked(op.id, pendingDoc{doc: doc, seqNo: seq, size: len(op.id) + len(op.src)})
 	return res, nil
+}
+
+// addPendingLocked records a write for the next flush; ix.mu is held.
+func (ix *index) addPendingLocked(id string, p pendingDoc) {
+	if old, ok := ix.pending[id]; ok {
+		ix.pendingSize -= old.size
+	}
+	ix.pending[id] = p
+	ix.pendingSize += p.size
+	ix.dirty = true
+}
+
+// waitCapacity is called by a writer before recording its write: when flushing has fallen
+// behind (the hard limit is reached) it flushes itself. It must not be called with the
+// engine's mu held.
+func (ix *index) waitCapacity() error {
+	ix.mu.Lock()
+	full := len(ix.pending) >= flushHardDocs || ix.pendingSize >= flushHardBytes
+	ix.mu.Unlock()
+	if !full {
+		return nil
+	}
+	return ix.flush()
+}
+
+// needsFlush reports whether enough writes have piled up to flush them.
+func (ix *index) needsFlush() bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.pending) >= flushDocs || ix.pendingSize >= flushBytes
 }
 
 // addMetaFields adds the fields that carry a document's sequence number (the index order
@@ -257,6 +302,19 @@ func (ix *index) get(id string) (getResult, error) {
 	if cur.src != nil {
 		return getResult{found: true, version: cur.version, seqNo: cur.seqNo, src: cur.src}, nil
 	}
+	// Flushed: bleve's latest state has it, refreshed or not.
+	if p := pinnedOf(ix.bidx); p != nil {
+		r, err := p.latest()
+		if err != nil {
+			return getResult{}, err
+		}
+		defer r.Close()
+		d, err := r.Document(id)
+		if err != nil || d == nil {
+			return getResult{}, err
+		}
+		return storedFields(d), nil
+	}
 	return ix.getSearchable(id)
 }
 
@@ -271,6 +329,11 @@ func (ix *index) getSearchable(id string) (getResult, error) {
 	if d == nil {
 		return getResult{}, nil
 	}
+	return storedFields(d), nil
+}
+
+// storedFields reads the source, version and sequence number a bleve document stores.
+func storedFields(d bindex.Document) getResult {
 	r := getResult{found: true}
 	d.VisitFields(func(f bindex.Field) {
 		switch f.Name() {
@@ -288,38 +351,77 @@ func (ix *index) getSearchable(id string) (getResult, error) {
 			}
 		}
 	})
-	return r, nil
+	return r
 }
 
-// refresh makes every write so far visible to search.
+// refresh makes every write so far visible to search: it flushes what is left and pins the
+// new state for readers, in one step for searchers (they see the old pin until the new one).
 func (ix *index) refresh() error {
 	ix.refreshMu.Lock()
 	defer ix.refreshMu.Unlock()
 	ix.mu.Lock()
-	pend := ix.pending
-	ix.pending = make(map[string]pendingDoc, len(pend))
+	pend := ix.takePendingLocked()
+	ix.dirty = false
 	ix.snapGen++
 	gen := ix.snapGen
 	ix.mu.Unlock()
-	if w := ix.wal.Load(); w != nil && len(pend) > 0 {
-		// Nothing reaches the searchable index before the log holds it, so a crash never
-		// leaves a searchable document that GET and versioning don't know.
+	if err := ix.applyPending(pend); err != nil {
+		return err
+	}
+	if p := pinnedOf(ix.bidx); p != nil {
+		if err := p.pin(); err != nil {
+			return err
+		}
+	}
+	ix.mu.Lock()
+	ix.doneGen = gen
+	close(ix.refreshed)
+	ix.refreshed = make(chan struct{})
+	ix.lastRefresh = time.Now()
+	ix.mu.Unlock()
+	return nil
+}
+
+// flush writes the pending writes into bleve without making them visible to search (GET
+// by id reads them from bleve's latest state from then on).
+func (ix *index) flush() error {
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	ix.mu.Lock()
+	pend := ix.takePendingLocked()
+	ix.mu.Unlock()
+	return ix.applyPending(pend)
+}
+
+func (ix *index) takePendingLocked() map[string]pendingDoc {
+	pend := ix.pending
+	ix.pending = make(map[string]pendingDoc, min(len(pend), flushHardDocs))
+	ix.pendingSize = 0
+	return pend
+}
+
+// applyPending writes taken pending writes into bleve; refreshMu is held.
+func (ix *index) applyPending(pend map[string]pendingDoc) error {
+	if len(pend) == 0 {
+		return nil
+	}
+	if w := ix.wal.Load(); w != nil {
+		// Nothing reaches bleve before the log holds it, so a crash never leaves a document
+		// in bleve that GET and versioning don't know.
 		if err := w.syncTo(w.position()); err != nil {
 			return err
 		}
 	}
-	if len(pend) > 0 {
-		b := ix.bidx.NewBatch()
-		for id, p := range pend {
-			if p.doc == nil {
-				b.Delete(id)
-			} else if err := b.IndexAdvanced(p.doc); err != nil {
-				return err
-			}
-		}
-		if err := ix.bidx.Batch(b); err != nil {
+	b := ix.bidx.NewBatch()
+	for id, p := range pend {
+		if p.doc == nil {
+			b.Delete(id)
+		} else if err := b.IndexAdvanced(p.doc); err != nil {
 			return err
 		}
+	}
+	if err := ix.bidx.Batch(b); err != nil {
+		return err
 	}
 	ix.mu.Lock()
 	for id, p := range pend {
@@ -328,10 +430,6 @@ func (ix *index) refresh() error {
 			ix.docs[id] = e
 		}
 	}
-	ix.doneGen = gen
-	close(ix.refreshed)
-	ix.refreshed = make(chan struct{})
-	ix.lastRefresh = time.Now()
 	ix.mu.Unlock()
 	return nil
 }
@@ -362,7 +460,7 @@ func (ix *index) needsRefresh(now time.Time) bool {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	return len(ix.pending) > 0 && now.Sub(ix.lastRefresh) >= iv
+	return ix.dirty && now.Sub(ix.lastRefresh) >= iv
 }
 
 // expireTombstones forgets deletes older than index.gc_deletes.

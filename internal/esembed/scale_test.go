@@ -1,12 +1,16 @@
 package esembed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -36,20 +40,36 @@ func TestLargeScaleFigures(t *testing.T) {
 		return orderDoc(r, i)
 	}
 	client := &http.Client{}
-	url, _, stop := startEngine(t, os.Getenv("ESEMBED_BENCH_DATA"))
+	// Persistent by default, as `ordertable es --data` and `ordertable dev` run; raw bleve then
+	// writes a scorch index on disk too. ESEMBED_BENCH_MEM=1 runs both in memory.
+	dataDir, rawPath := os.Getenv("ESEMBED_BENCH_DATA"), ""
+	if os.Getenv("ESEMBED_BENCH_MEM") == "" {
+		if dataDir == "" {
+			dataDir = t.TempDir()
+		}
+		rawPath = filepath.Join(t.TempDir(), "raw")
+	}
+	url, eng, stop := startEngine(t, dataDir)
 	defer stop()
-	req, _ := http.NewRequest(http.MethodPut, url+"/orders", nil)
-	body := string(ordersV2Body(t))
-	req, _ = http.NewRequest(http.MethodPut, url+"/orders", stringsReader(body))
+	req, _ := http.NewRequest(http.MethodPut, url+"/orders", stringsReader(string(ordersV2Body(t))))
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("create index: %v %v", err, resp)
 	}
 
-	// RSS sampler.
-	var peak atomic.Int64
+	// Memory sampler: VmRSS, split into anonymous memory (the Go heap and everything else the
+	// process allocated: what must stay bounded) and file-backed pages (the mmapped segment
+	// files, page cache the kernel reclaims under pressure), plus the Go heap in use.
+	var peakRSS, peakAnon, peakFile, peakHeap atomic.Int64
+	maxTo := func(a *atomic.Int64, v int64) {
+		if v > a.Load() {
+			a.Store(v)
+		}
+	}
 	ctx, cancelSampler := context.WithCancel(context.Background())
+	samplerDone := make(chan struct{})
 	go func() {
+		defer close(samplerDone)
 		tk := time.NewTicker(200 * time.Millisecond)
 		defer tk.Stop()
 		for {
@@ -57,32 +77,68 @@ func TestLargeScaleFigures(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-tk.C:
-				if v := int64(rssMB()); v > peak.Load() {
-					peak.Store(v)
-				}
+				m := procMemMB()
+				maxTo(&peakRSS, int64(m.rss))
+				maxTo(&peakAnon, int64(m.anon))
+				maxTo(&peakFile, int64(m.file))
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				maxTo(&peakHeap, int64(ms.HeapInuse>>20))
 			}
 		}
 	}()
 	runtime.GC()
-	startRSS := rssMB()
+	startMem := procMemMB()
 	start := time.Now()
-	docs := make([]map[string]any, batch)
+	nextReport := n / 10
 	for i := 0; i < n; i += batch {
 		m := min(batch, n-i)
-		for j := 0; j < m; j++ {
-			docs[j] = gen(i + j)
+		var buf bytes.Buffer
+		for j := i; j < i+m; j++ {
+			fmt.Fprintf(&buf, `{"index":{"_index":"orders","_id":"o%d"}}`+"\n", j)
+			b, _ := json.Marshal(gen(j))
+			buf.Write(b)
+			buf.WriteByte('\n')
 		}
-		renumbered := make([]map[string]any, i+m)
-		copy(renumbered[i:], docs[:m])
-		post(t, client, url+"/_bulk", bulkBody(renumbered, i, i+m, "orders"))
+		out := post(t, client, url+"/_bulk", buf.Bytes())
+		if bytes.Contains(out[:min(len(out), 64)], []byte(`"errors":true`)) {
+			t.Fatalf("bulk item errors: %s", out[:min(len(out), 500)])
+		}
+		if done := i + m; done >= nextReport || done == n {
+			mm := procMemMB()
+			t.Logf("  %7d docs, %6.0f docs/s, RSS %5.0f MB (anon %5.0f, file %5.0f)", done,
+				float64(done)/time.Since(start).Seconds(), mm.rss, mm.anon, mm.file)
+			nextReport += n / 10
+			if os.Getenv("ESEMBED_BENCH_STATS") != "" {
+				eng.mu.RLock()
+				ix := eng.indices["orders"]
+				eng.mu.RUnlock()
+				st, _ := ix.bidx.StatsMap()["index"].(map[string]any)
+				t.Logf("    bleve: mem segs %v, file segs %v, disk %v MB, root epoch %v, persisted %v, merged %v, items to persist %v",
+					st["num_root_memorysegments"], st["num_root_filesegments"], toMB(st["CurOnDiskBytes"]), st["CurRootEpoch"],
+					st["LastPersistedEpoch"], st["LastMergedEpoch"], st["num_recs_to_persist"])
+			}
+		}
 	}
 	post(t, client, url+"/orders/_refresh", nil)
 	engineDur := time.Since(start)
 	cancelSampler()
-	t.Logf("engine bulk over HTTP: %d docs in %s = %.0f docs/s; RSS start %.0f MB, peak %d MB, after %.0f MB",
-		n, engineDur.Round(time.Millisecond), float64(n)/engineDur.Seconds(), startRSS, peak.Load(), rssMB())
+	<-samplerDone
+	endMem := procMemMB()
+	t.Logf("engine bulk over HTTP: %d docs in %s = %.0f docs/s", n, engineDur.Round(time.Millisecond), float64(n)/engineDur.Seconds())
+	t.Logf("memory while indexing: RSS start %.0f MB, peak %d MB, end %.0f MB; anonymous peak %d MB (end %.0f); file-backed peak %d MB; Go heap in use peak %d MB",
+		startMem.rss, peakRSS.Load(), endMem.rss, peakAnon.Load(), endMem.anon, peakFile.Load(), peakHeap.Load())
+	if p := os.Getenv("ESEMBED_BENCH_HEAPPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		_ = pprof.WriteHeapProfile(f)
+		_ = f.Close()
+	}
 
-	raw, err := bleve.NewUsing("", rawBleveMapping(), scorch.Name, scorch.Name, nil)
+	raw, err := bleve.NewUsing(rawPath, rawBleveMapping(), scorch.Name, scorch.Name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,4 +274,11 @@ func TestLargeScaleFigures(t *testing.T) {
 	}
 	t.Logf("search_after: page 1 p50 %s, page %d p50 %s, ratio %.2f", percentile(p1, 0.5).Round(time.Microsecond), pages,
 		percentile(pN, 0.5).Round(time.Microsecond), percentile(pN, 0.5).Seconds()/percentile(p1, 0.5).Seconds())
+}
+
+func toMB(v any) any {
+	if u, ok := v.(uint64); ok {
+		return u >> 20
+	}
+	return v
 }

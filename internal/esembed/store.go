@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	bmapping "github.com/blevesearch/bleve/v2/mapping"
 )
 
@@ -363,13 +364,14 @@ func (ix *index) replayWrite(w walWrite) error {
 		}
 		ix.docs[w.id] = docEntry{version: w.version, seqNo: w.seq, deleted: true, deletedAt: w.deletedAt}
 		ix.tombstones = append(ix.tombstones, tombstone{id: w.id, at: w.deletedAt})
-		ix.pending[w.id] = pendingDoc{seqNo: w.seq}
+		ix.addPendingLocked(w.id, pendingDoc{seqNo: w.seq, size: len(w.id)})
 	} else {
 		if !live {
 			ix.liveCount++
 		}
 		ix.docs[w.id] = docEntry{version: w.version, seqNo: w.seq, src: w.src}
-		ix.pending[w.id] = *doc
+		doc.size = len(w.id) + len(w.src)
+		ix.addPendingLocked(w.id, *doc)
 	}
 	if w.seq > ix.seqNo {
 		ix.seqNo = w.seq
@@ -381,12 +383,15 @@ func (ix *index) replayWrite(w walWrite) error {
 func (s *store) openBleve(uuid string, im *bmapping.IndexMappingImpl) (bleve.Index, error) {
 	p := filepath.Join(s.indexDir(uuid), "bleve")
 	if _, err := os.Stat(p); err == nil {
+		if err := usePinnedType(p); err != nil {
+			return nil, err
+		}
 		return bleve.Open(p)
 	}
 	if err := os.MkdirAll(s.indexDir(uuid), 0o755); err != nil {
 		return nil, err
 	}
-	return bleve.New(p, im)
+	return bleve.NewUsing(p, im, pinnedIndexType, scorch.Name, nil)
 }
 
 func (s *store) removeBleve(uuid string) {
@@ -460,8 +465,8 @@ func (s *store) maybeCheckpoint(e *Engine) {
 	}()
 }
 
-// checkpoint makes the state durable without the log: it blocks writes, refreshes every
-// index (bleve fsyncs each batch), snapshots document tables and the catalog, and starts a
+// checkpoint makes the state durable without the log: it blocks writes, flushes every
+// index into bleve (bleve fsyncs each batch), snapshots document tables and the catalog, and starts a
 // new log.
 func (s *store) checkpoint(e *Engine) error {
 	e.writeBarrier.Lock()
@@ -476,8 +481,10 @@ func (s *store) checkpointLocked(e *Engine) error {
 	defer s.ckptMu.Unlock()
 	cat := catalogFile{WALGen: s.walGen + 1, Aliases: e.aliases}
 	for _, ix := range e.indices {
-		if err := ix.refresh(); err != nil {
-			return fmt.Errorf("checkpoint %s: refresh: %w", ix.name, err)
+		// A flush, not a refresh: bleve then holds every write (and fsynced it), without
+		// making unrefreshed writes visible to search.
+		if err := ix.flush(); err != nil {
+			return fmt.Errorf("checkpoint %s: flush: %w", ix.name, err)
 		}
 		if err := s.saveDocs(ix); err != nil {
 			return fmt.Errorf("checkpoint %s: %w", ix.name, err)
