@@ -33,6 +33,16 @@ bench: build ## the full measurement run (about 15 minutes); writes bench.json a
 bench-quick: build
 	./$(BIN) bench --quick --out bench.json
 
+# The 1,000,000-order figures (issues #5 and #6): seed directly, index, search, compose, add a
+# column; every figure on a line and in scale.json. Around an hour on a 2-core machine. Heavy
+# benchmarks on a shared machine take turns through the lock file when flock exists.
+SCALE_ORDERS ?= 1000000
+.PHONY: bench-1m
+bench-1m: ## internal/bench/scale at SCALE_ORDERS orders (default 1,000,000); writes scale.json
+	ORDERTABLE_SCALE_ORDERS=$(SCALE_ORDERS) ORDERTABLE_SCALE_OUT=$(CURDIR)/scale.json \
+	  $(shell command -v flock >/dev/null 2>&1 && echo flock /tmp/ordertable-bench.lock) \
+	  $(GO) test -count=1 -run '^TestScale$$' -v -timeout 180m ./internal/bench/scale
+
 chaos: ## the long fault-injection suite
 	CHAOS=long $(GO) test -count=1 -timeout 60m -run 'Chaos|Convergence' -v ./...
 
