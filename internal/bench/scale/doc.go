@@ -14,7 +14,8 @@
 // result. Every figure is logged as a line and written as JSON to ORDERTABLE_SCALE_OUT.
 //
 // Knobs (environment): ORDERTABLE_SCALE_ORDERS (N), ORDERTABLE_SCALE_OUT (JSON file),
-// ORDERTABLE_SCALE_SAMPLES (requests per latency figure, default 50),
+// ORDERTABLE_SCALE_SAMPLES (requests per latency figure, default 50, cut to at least 10 by
+// ORDERTABLE_SCALE_SAMPLE_SECONDS, default 120, per figure),
 // ORDERTABLE_SCALE_COMPOSITION_SIZES (default "10000,100000,N", sizes above N dropped),
 // ORDERTABLE_SCALE_COMPOSITION_RUNS (composition repetitions at N, default 3; 5 below),
 // ORDERTABLE_SCALE_SEED (generated values; default random, logged).
