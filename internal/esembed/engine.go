@@ -2,9 +2,13 @@
 // built on bleve. It serves development, tests and small single-machine installs where no
 // Elasticsearch server can run; the official clients work against it unchanged.
 //
-// Each index keeps a real-time document table (id -> version, seq_no, tombstone, unrefreshed
-// source) that serves GET and concurrency control, and a bleve index that receives writes at
-// refresh, so search is near-real-time exactly like Elasticsearch.
+// Each index keeps a real-time document table (id -> version, seq_no, tombstone, unflushed
+// source) that serves GET and concurrency control, and a bleve (scorch) index. Writes are
+// flushed into bleve in batches whenever a few thousand have piled up (a writer that finds
+// the hard limit reached flushes before its write is recorded, which bounds memory and holds
+// clients back to bleve's indexing rate, like Elasticsearch's indexing buffer), but searches
+// read a scorch snapshot pinned at the last refresh (pinned.go), so search is near-real-time
+// exactly like Elasticsearch, also with refresh_interval -1, and GET is real-time.
 package esembed
 
 import (

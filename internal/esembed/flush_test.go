@@ -8,9 +8,9 @@ import (
 // withSmallFlushLimits makes writes spill into bleve after a handful of documents.
 func withSmallFlushLimits(t *testing.T) {
 	t.Helper()
-	d, b, hd, hb := flushDocs, flushBytes, flushHardDocs, flushHardBytes
-	flushDocs, flushBytes, flushHardDocs, flushHardBytes = 5, 1<<20, 10, 1<<20
-	t.Cleanup(func() { flushDocs, flushBytes, flushHardDocs, flushHardBytes = d, b, hd, hb })
+	d, b, hd, hb, bd := flushDocs, flushBytes, flushHardDocs, flushHardBytes, flushBatchDocs
+	flushDocs, flushBytes, flushHardDocs, flushHardBytes, flushBatchDocs = 5, 1<<20, 10, 1<<20, 3
+	t.Cleanup(func() { flushDocs, flushBytes, flushHardDocs, flushHardBytes, flushBatchDocs = d, b, hd, hb, bd })
 }
 
 // TestFlushedWritesStayInvisibleUntilRefresh: with refresh disabled, writes far beyond the

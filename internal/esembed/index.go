@@ -32,11 +32,15 @@ type pendingDoc struct {
 // engine's background loop; a writer that finds the hard limit reached flushes itself before
 // its write is recorded, which holds clients back to the rate bleve indexes at, as
 // Elasticsearch's indexing buffer does.
+//
+// bleve builds each batch as an in-memory segment that costs many times the documents' size
+// while it is built, so a flush goes in batches of at most flushBatchDocs documents.
 var (
-	flushDocs      = 5000
-	flushBytes     = 16 << 20
-	flushHardDocs  = 20000
-	flushHardBytes = 64 << 20
+	flushDocs      = 2000
+	flushBytes     = 8 << 20
+	flushHardDocs  = 8000
+	flushHardBytes = 32 << 20
+	flushBatchDocs = 2000
 )
 
 // aliasProps are an alias's properties on one index.
@@ -419,9 +423,17 @@ func (ix *index) applyPending(pend map[string]pendingDoc) error {
 		} else if err := b.IndexAdvanced(p.doc); err != nil {
 			return err
 		}
+		if b.Size() >= flushBatchDocs {
+			if err := ix.bidx.Batch(b); err != nil {
+				return err
+			}
+			b.Reset()
+		}
 	}
-	if err := ix.bidx.Batch(b); err != nil {
-		return err
+	if b.Size() > 0 {
+		if err := ix.bidx.Batch(b); err != nil {
+			return err
+		}
 	}
 	ix.mu.Lock()
 	for id, p := range pend {
