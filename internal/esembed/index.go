@@ -68,8 +68,8 @@ type index struct {
 	pending     map[string]pendingDoc // writes not flushed into bleve yet
 	pendingSize int                   // their source bytes
 	dirty       bool                  // writes since the last refresh
-	tombstones  []tombstone // in deletion order, for expiry
-	seqNo       int64       // last assigned
+	tombstones  []tombstone           // in deletion order, for expiry
+	seqNo       int64                 // last assigned
 	liveCount   int64
 	snapGen     uint64        // refresh snapshots taken
 	doneGen     uint64        // refresh snapshots applied
