@@ -32,11 +32,21 @@ type Config struct {
 	// FlushInterval is how long a partition waits for a batch to fill after its first event.
 	// Default 100 ms: freshness is bounded by this plus the index refresh interval.
 	FlushInterval time.Duration
-	// Workers bounds the batches (and fan-out chunks) written to Elasticsearch at the same time,
-	// across all partitions of this instance. Default 4.
+	// Workers bounds the batches written to Elasticsearch at the same time, across all
+	// partitions of this instance. Default 4. Fan-out chunks have their own budget
+	// (FanoutWorkers) and never take these slots.
 	Workers int
-	// FanoutChunk is how many orders of a changed customer are rewritten per step. Default 1000.
+	// FanoutChunk is how many orders of a changed customer are rewritten per step (one search
+	// page, one bulk write). Default 250: a step overlaps the batches that arrive while it is
+	// written, so its size bounds what a fan-out adds to their latency.
 	FanoutChunk int
+	// FanoutWorkers bounds the fan-out chunks written at the same time, across all partitions
+	// of this instance. Default 1.
+	FanoutWorkers int
+	// FanoutMaxWait is the longest a fan-out chunk waits for the batches in flight to finish
+	// before it is written anyway (batches go first; this keeps a steady stream of batches from
+	// starving a fan-out). Default 50 ms.
+	FanoutMaxWait time.Duration
 	// StatePrefix names the join-state indices: <prefix>-customers, <prefix>-orders.
 	// Default "ordertable-state".
 	StatePrefix string
@@ -73,7 +83,13 @@ func (c *Config) setDefaults() {
 		c.Workers = 4
 	}
 	if c.FanoutChunk == 0 {
-		c.FanoutChunk = 1000
+		c.FanoutChunk = 250
+	}
+	if c.FanoutWorkers == 0 {
+		c.FanoutWorkers = 1
+	}
+	if c.FanoutMaxWait == 0 {
+		c.FanoutMaxWait = 50 * time.Millisecond
 	}
 	if c.StatePrefix == "" {
 		c.StatePrefix = DefaultStatePrefix
@@ -108,6 +124,12 @@ func (c Config) Validate() error {
 	}
 	if c.FanoutChunk < 1 || c.FanoutChunk > 10_000 {
 		errs = append(errs, fmt.Errorf("fan-out chunk %d not in [1, 10000]", c.FanoutChunk))
+	}
+	if c.FanoutWorkers < 1 || c.FanoutWorkers > 256 {
+		errs = append(errs, fmt.Errorf("fan-out workers %d not in [1, 256]", c.FanoutWorkers))
+	}
+	if c.FanoutMaxWait < 0 {
+		errs = append(errs, fmt.Errorf("fan-out max wait %v < 0", c.FanoutMaxWait))
 	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {

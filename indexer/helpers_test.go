@@ -110,6 +110,12 @@ func (s *stack) start(t testing.TB, cfg Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s.run(t, ix)
+}
+
+// run runs an instance built by New (tests that set hooks on it first).
+func (s *stack) run(t testing.TB, ix *Indexer) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{ix: ix, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- ix.Run(ctx) }()

@@ -31,7 +31,7 @@ type Indexer struct {
 	state        *stateStore
 	reg          *prometheus.Registry
 	m            *metrics
-	sem          chan struct{}
+	sched        *scheduler
 	warned       sync.Map // index -> warned about unknown fields
 	recheckAfter time.Duration
 	dlq          *deadLetters
@@ -71,7 +71,7 @@ func New(cfg Config) (*Indexer, error) {
 		state:        newStateStore(es, cfg.StatePrefix),
 		reg:          reg,
 		m:            newMetrics(reg),
-		sem:          make(chan struct{}, cfg.Workers),
+		sched:        newScheduler(cfg.Workers, cfg.FanoutWorkers, cfg.FanoutMaxWait),
 		recheckAfter: recheckAfter,
 	}
 	ix.writer = es.NewBulkWriter(esindex.BulkOptions{
@@ -101,17 +101,6 @@ func (ix *Indexer) Ready(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (ix *Indexer) acquire(ctx context.Context) error {
-	select {
-	case ix.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (ix *Indexer) release() { <-ix.sem }
 
 // retry runs op until it succeeds or ctx ends, logging and counting failures. Elasticsearch
 // being down, a refused request or a broken batch never loses work: the batch is retried and

@@ -20,6 +20,10 @@ type metrics struct {
 	fanout      *prometheus.CounterVec   // docs rewritten by customer fan-outs
 	batches     *prometheus.HistogramVec // topic; events per batch
 	fanoutTime  prometheus.Histogram     // seconds per customer batch fan-out
+	// fanoutWait is how long fan-out chunks waited for batches to finish; fanoutChunks counts
+	// the chunks by how they started (idle: no batch in flight; forced: after FanoutMaxWait).
+	fanoutWait   prometheus.Histogram
+	fanoutChunks *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -61,9 +65,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "ordertable_indexer_fanout_duration_seconds", Help: "Time to rewrite the orders of one batch of changed customers.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		fanoutWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ordertable_indexer_fanout_wait_seconds", Help: "Time a fan-out chunk waited for the batches in flight to finish (at most the fan-out max wait).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12),
+		}),
+		fanoutChunks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ordertable_indexer_fanout_chunks_total", Help: "Fan-out chunks written, by how they started: idle (no batch in flight) or forced (the max wait ran out).",
+		}, []string{"start"}),
 	}
 	reg.MustRegister(m.events, m.docs, m.conflicts, m.retries, m.dlq, m.bulkLatency, m.lag,
-		m.freshness, m.fanout, m.batches, m.fanoutTime)
+		m.freshness, m.fanout, m.batches, m.fanoutTime, m.fanoutWait, m.fanoutChunks)
 	return m
 }
 

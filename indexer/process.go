@@ -142,10 +142,10 @@ func (ix *Indexer) writeState(ctx context.Context, batch []*item, op func(*event
 // state (409: a duplicate or stale event), the stored state is read back and used instead, so
 // stale and duplicate events rewrite the newest document (and get 409) rather than an old one.
 func (ix *Indexer) processOrders(ctx context.Context, batch []*item) error {
-	if err := ix.acquire(ctx); err != nil {
+	if err := ix.sched.acquireBatch(ctx, events.TopicOrders); err != nil {
 		return err
 	}
-	defer ix.release()
+	defer ix.sched.releaseBatch(events.TopicOrders)
 	readAt := time.Now()
 	accepted, applied, err := ix.writeState(ctx, batch, ix.state.orderOp)
 	if err != nil || len(accepted) == 0 {
@@ -182,7 +182,7 @@ func (ix *Indexer) processOrders(ctx context.Context, batch []*item) error {
 // processCustomers: write each customer's state, refresh the order state, then rewrite the
 // documents of every live order of these customers (fan-out), chunk by chunk.
 func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
-	if err := ix.acquire(ctx); err != nil {
+	if err := ix.sched.acquireBatch(ctx, events.TopicCustomers); err != nil {
 		return err
 	}
 	accepted, _, err := ix.writeState(ctx, batch, ix.state.customerOp)
@@ -194,7 +194,7 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 		// refresh, so the search below finds the order (README.md, "Fan-out").
 		err = ix.state.refreshOrders(ctx)
 	}
-	ix.release()
+	ix.sched.releaseBatch(events.TopicCustomers)
 	if err != nil || len(accepted) == 0 {
 		return err
 	}
@@ -246,13 +246,20 @@ func (ix *Indexer) processCustomers(ctx context.Context, batch []*item) error {
 }
 
 // fanoutChunk rewrites the documents of one chunk of the changed customers' orders. Each chunk
-// takes a worker slot of its own, so a customer with many orders interleaves with the other
-// partitions' batches instead of holding a slot for its whole fan-out.
+// waits for its turn in the scheduler: a fan-out token (the fan-out's own budget, not a batch
+// slot), then a moment when no batch is being written, or FanoutMaxWait (see scheduler).
 func (ix *Indexer) fanoutChunk(ctx context.Context, orders []*orderState, readAt time.Time, blame map[string]*item) error {
-	if err := ix.acquire(ctx); err != nil {
+	waited, forced, err := ix.sched.acquireFanout(ctx)
+	if err != nil {
 		return err
 	}
-	defer ix.release()
+	defer ix.sched.releaseFanout()
+	ix.m.fanoutWait.Observe(waited.Seconds())
+	start := "idle"
+	if forced {
+		start = "forced"
+	}
+	ix.m.fanoutChunks.WithLabelValues(start).Inc()
 	customerOf := make(map[string]string, len(orders))
 	for _, o := range orders {
 		customerOf[o.OrderID] = o.CustomerID
