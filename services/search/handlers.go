@@ -165,6 +165,9 @@ func (s *Service) page(ctx context.Context, p *params, cur *cursor) (*ordersResp
 		}
 		after = cur.After
 	}
+	// The freshness indication runs beside the page query (usually from the cache).
+	freshc := make(chan *string, 1)
+	go func() { freshc <- s.freshness(ctx, t) }()
 	res, err := s.store.search(ctx, index, searchBody(t, q, after, s.cfg.TotalHitsBound))
 	if err != nil {
 		if errors.Is(err, errIndexGone) {
@@ -205,7 +208,7 @@ func (s *Service) page(ctx context.Context, p *params, cur *cursor) (*ordersResp
 		}
 		out.Items = append(out.Items, item)
 	}
-	out.FreshAsOf = s.freshness(ctx, t)
+	out.FreshAsOf = <-freshc
 	return out, nil
 }
 

@@ -130,7 +130,9 @@ type Service struct {
 	mu     sync.Mutex
 	tables map[string]cached[*Table]
 	fresh  map[string]cached[*string]
-	facets map[string]cached[map[string][]facetValue]
+	// freshBusy marks indices whose newest indexed_at is being looked up in the background.
+	freshBusy map[string]bool
+	facets    map[string]cached[map[string][]facetValue]
 }
 
 type cached[T any] struct {
@@ -158,7 +160,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, store: &store{client: client, es: client.ES}, codec: cursorCodec{key: key}, log: cfg.Logger,
-		tables: map[string]cached[*Table]{}, fresh: map[string]cached[*string]{},
+		tables: map[string]cached[*Table]{}, fresh: map[string]cached[*string]{}, freshBusy: map[string]bool{},
 		facets: map[string]cached[map[string][]facetValue]{},
 		slots:  make(chan struct{}, cfg.MaxInFlight),
 	}
@@ -224,7 +226,8 @@ func (s *Service) forget(index string) {
 	delete(s.facets, index)
 }
 
-// freshness returns the newest indexed_at of the index (nil when unknown), cached briefly.
+// freshness returns the newest indexed_at of the index (nil when unknown), cached for
+// FreshnessTTL and then served stale while a background lookup renews it.
 func (s *Service) freshness(ctx context.Context, t *Table) *string {
 	if t.FreshnessField == "" {
 		return nil
@@ -232,10 +235,30 @@ func (s *Service) freshness(ctx context.Context, t *Table) *string {
 	now := time.Now()
 	s.mu.Lock()
 	e, ok := s.fresh[t.Index]
+	if ok && now.Sub(e.at) >= s.cfg.FreshnessTTL && !s.freshBusy[t.Index] {
+		// Stale: answer with it and look the newest indexed_at up in the background (one
+		// lookup per index at a time), so no page waits for that extra search over the whole
+		// index: on a large table it costs as much as the page itself.
+		s.freshBusy[t.Index] = true
+		go func() {
+			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			s.lookupFreshness(bg, t)
+			s.mu.Lock()
+			delete(s.freshBusy, t.Index)
+			s.mu.Unlock()
+		}()
+	}
 	s.mu.Unlock()
-	if ok && now.Sub(e.at) < s.cfg.FreshnessTTL {
+	if ok {
 		return e.v
 	}
+	return s.lookupFreshness(ctx, t)
+}
+
+// lookupFreshness searches the newest indexed_at of an index and caches it.
+func (s *Service) lookupFreshness(ctx context.Context, t *Table) *string {
+	now := time.Now()
 	res, err := s.store.search(ctx, t.Index, map[string]any{
 		"size":             1,
 		"track_total_hits": false,
