@@ -56,7 +56,19 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 		}
 	}
 	close(pending)
-	prog := newProgress(r.cfg.Progress, r.cfg.ProgressTTY, job.EstimatedDocs, job.Docs(), 5*time.Second)
+	// The throttle's baseline is measured before this run writes anything.
+	th := r.newThrottle(job.OldIndex)
+	if err := th.calibrate(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.log.Warn("reindex: probe search on the read alias failed; backfill paced by --max-rate only", "alias", r.cfg.Alias, "err", err)
+		th.disable()
+	}
+	if st := th.State(); st.Mode == ThrottleAdaptive {
+		r.log.Info("reindex: backfill throttle", "baseline", st.Baseline, "target", st.Target, "start_rate", st.Rate, "max_rate", st.MaxRate)
+	}
+	prog := newProgress(r.cfg.Progress, r.cfg.ProgressTTY, job.EstimatedDocs, job.Docs(), 5*time.Second, func() string { return th.State().String() })
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -68,6 +80,8 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 		}
 		snapshot := *job
 		snapshot.Slices = append([]Slice(nil), job.Slices...)
+		ts := th.State()
+		snapshot.Throttle = &ts
 		dirty = false
 		mu.Unlock()
 		snapshot.BackfillDocs = snapshot.Docs()
@@ -89,7 +103,17 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 			}
 		}
 	})
+	bgCtx, stopBG := context.WithCancel(ctx)
+	saverWG.Go(func() { th.run(bgCtx) })
+	saverWG.Go(func() { r.refreshWhileWriting(bgCtx, job.NewIndex, th) })
 
+	// Orders created since the backfill began (ids from this boundary on) are copied unpaced:
+	// the indexer writes them too, and a throttled backfill that fell behind the live creation
+	// rate would chase the open last slice forever.
+	unpacedFrom := "~" // after every id: all paced
+	if !job.BackfillStart.IsZero() {
+		unpacedFrom = uuidBoundary(job.BackfillStart.UnixMilli())
+	}
 	var wg sync.WaitGroup
 	for range r.cfg.Workers {
 		wg.Go(func() {
@@ -100,7 +124,7 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 				mu.Lock()
 				s := job.Slices[i]
 				mu.Unlock()
-				err := r.backfillSlice(ctx, job.NewIndex, fields, s, func(cursor string, n int64, done bool) {
+				err := r.backfillSlice(ctx, job.NewIndex, fields, s, th, unpacedFrom, func(cursor string, n int64, done bool) {
 					mu.Lock()
 					job.Slices[i].Cursor = cursor
 					job.Slices[i].Docs += n
@@ -118,6 +142,7 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 	}
 	wg.Wait()
 	close(saverDone)
+	stopBG()
 	saverWG.Wait()
 	prog.Finish()
 	// A last checkpoint, even when cancelled: the work done is kept.
@@ -129,13 +154,43 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 	}
 	job.BackfillEnd = r.cfg.Now().UTC()
 	job.BackfillDocs = job.Docs()
-	r.log.Info("reindex: backfill done", "docs", job.BackfillDocs, "took", job.BackfillEnd.Sub(job.BackfillStart).Round(time.Millisecond))
+	ts := th.State()
+	job.Throttle = &ts
+	r.log.Info("reindex: backfill done", "docs", job.BackfillDocs, "took", job.BackfillEnd.Sub(job.BackfillStart).Round(time.Millisecond),
+		"throttle_cuts", ts.Cuts)
 	return nil
 }
 
+// refreshWhileWriting refreshes the new index every RefreshEvery while the backfill writes to
+// it. The build settings disable periodic refresh, and the embedded engine indexes at refresh:
+// without this, finish would index the whole table in one batch, a burst that starves live
+// searches and holds every unindexed source in memory until then. Real Elasticsearch indexes at
+// write time; there a refresh only opens a segment, cheap at this interval.
+func (r *Reindexer) refreshWhileWriting(ctx context.Context, index string, th *throttle) {
+	if r.cfg.RefreshEvery < 0 {
+		return
+	}
+	t := time.NewTicker(r.cfg.RefreshEvery)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n := th.written(); n != last {
+			last = n
+			if err := r.es.refresh(ctx, index); err != nil && ctx.Err() == nil {
+				r.log.Warn("reindex: refresh during backfill", "index", index, "err", err)
+			}
+		}
+	}
+}
+
 // backfillSlice copies one slice from its cursor, reporting each written page.
-func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mappings.FieldSet, s Slice,
-	onPage func(cursor string, n int64, done bool)) error {
+func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mappings.FieldSet, s Slice, th *throttle,
+	unpacedFrom string, onPage func(cursor string, n int64, done bool)) error {
 	cursor := s.After
 	if s.Cursor != "" {
 		cursor = s.Cursor
@@ -174,8 +229,22 @@ func (r *Reindexer) backfillSlice(ctx context.Context, index string, fields mapp
 			}
 			ops = append(ops, esindex.Op{Type: esindex.OpIndex, Index: index, ID: doc.ID, Version: doc.Version, Doc: doc.Fields})
 		}
-		if err := r.bulkWrite(ctx, ops); err != nil {
-			return err
+		// In chunks of what the throttle allows in a moment, so a slow rate is a steady trickle
+		// rather than a whole page at once now and then.
+		paced := orders[0].ID < unpacedFrom
+		for len(ops) > 0 {
+			k := len(ops)
+			if paced {
+				k = th.pacer.chunk(k)
+				if err := th.pacer.wait(ctx, k); err != nil {
+					return err
+				}
+			}
+			if err := r.bulkWrite(ctx, ops[:k]); err != nil {
+				return err
+			}
+			th.wrote(k)
+			ops = ops[k:]
 		}
 		cursor = orders[len(orders)-1].ID
 		done := next == "" || len(orders) < r.cfg.PageSize

@@ -2,6 +2,8 @@ package reindex
 
 import (
 	"flag"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +35,17 @@ func benchReindexOnce(b *testing.B) {
 	n := *benchOrders
 	h.src.seed(rng, max(10, n/50), n, 30*24*time.Hour)
 	h.bootstrap(ctx)
-	r := h.reindexer(func(c *Config) { c.PageSize = 1000; c.Slices = 16; c.Workers = 4; c.VerifyMode = "sample" })
+	var course []string // the throttle's rate over time, logged with -v
+	t0 := time.Now()
+	r := h.reindexer(func(c *Config) {
+		c.PageSize = 1000
+		c.Slices = 16
+		c.Workers = 4
+		c.VerifyMode = "sample"
+		c.OnThrottle = func(s ThrottleState) {
+			course = append(course, fmt.Sprintf("%.2fs %s", time.Since(t0).Seconds(), s))
+		}
+	})
 
 	// Search latency before the reindex.
 	var before searchers
@@ -113,6 +125,9 @@ func benchReindexOnce(b *testing.B) {
 	during.check(b)
 	if job.Step != StepSwapped {
 		b.Fatalf("job at %s", job.Step)
+	}
+	if testing.Verbose() {
+		b.Logf("throttle course:\n%s", strings.Join(course, "\n"))
 	}
 	b.ReportMetric(rawRate, "raw-docs/s")
 	b.ReportMetric(backfillRate, "backfill-docs/s")

@@ -69,28 +69,30 @@ type VerifyResult struct {
 
 // Job is the persistent state of one reindex, stored in the jobs index under its new index name.
 type Job struct {
-	ID             string        `json:"id"` // = NewIndex
-	Alias          string        `json:"alias"`
-	NewIndex       string        `json:"new_index"`
-	OldIndex       string        `json:"old_index"`
-	MappingVersion int           `json:"mapping_version"`
-	MappingFile    string        `json:"mapping_file"`
-	Mapping        string        `json:"mapping"` // the full body, so a resume needs no file
-	Step           Step          `json:"step"`
-	Error          string        `json:"error,omitempty"`
-	Slices         []Slice       `json:"slices,omitempty"`
-	EstimatedDocs  int64         `json:"estimated_docs"`
-	BackfillStart  time.Time     `json:"backfill_started_at,omitzero"`
-	BackfillEnd    time.Time     `json:"backfill_finished_at,omitzero"`
-	BackfillDocs   int64         `json:"backfill_docs"`
-	Lag            int64         `json:"lag"`
-	Verify         *VerifyResult `json:"verify,omitempty"`
-	SwappedAt      time.Time     `json:"swapped_at,omitzero"`
-	GraceUntil     time.Time     `json:"grace_until,omitzero"`
-	RolledBackAt   time.Time     `json:"rolled_back_at,omitzero"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
-	Kind           string        `json:"kind"` // "job"; the lease document has "lease"
+	ID             string    `json:"id"` // = NewIndex
+	Alias          string    `json:"alias"`
+	NewIndex       string    `json:"new_index"`
+	OldIndex       string    `json:"old_index"`
+	MappingVersion int       `json:"mapping_version"`
+	MappingFile    string    `json:"mapping_file"`
+	Mapping        string    `json:"mapping"` // the full body, so a resume needs no file
+	Step           Step      `json:"step"`
+	Error          string    `json:"error,omitempty"`
+	Slices         []Slice   `json:"slices,omitempty"`
+	EstimatedDocs  int64     `json:"estimated_docs"`
+	BackfillStart  time.Time `json:"backfill_started_at,omitzero"`
+	BackfillEnd    time.Time `json:"backfill_finished_at,omitzero"`
+	BackfillDocs   int64     `json:"backfill_docs"`
+	// Throttle is the backfill throttle's state at the last checkpoint.
+	Throttle     *ThrottleState `json:"throttle,omitempty"`
+	Lag          int64          `json:"lag"`
+	Verify       *VerifyResult  `json:"verify,omitempty"`
+	SwappedAt    time.Time      `json:"swapped_at,omitzero"`
+	GraceUntil   time.Time      `json:"grace_until,omitzero"`
+	RolledBackAt time.Time      `json:"rolled_back_at,omitzero"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+	Kind         string         `json:"kind"` // "job"; the lease document has "lease"
 }
 
 // Docs is the number of documents the backfill wrote so far.

@@ -21,9 +21,13 @@ type noProgress struct{}
 func (noProgress) Add(int64) {}
 func (noProgress) Finish()   {}
 
-func newProgress(w io.Writer, tty bool, total, done int64, every time.Duration) progress {
+// newProgress starts the display; extra, when set, adds a note to it (the throttle's rate).
+func newProgress(w io.Writer, tty bool, total, done int64, every time.Duration, extra func() string) progress {
 	if w == nil {
 		return noProgress{}
+	}
+	if extra == nil {
+		extra = func() string { return "" }
 	}
 	if tty {
 		bar := progressbar.NewOptions64(max(total, done),
@@ -38,14 +42,16 @@ func newProgress(w io.Writer, tty bool, total, done int64, every time.Duration) 
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		)
 		_ = bar.Set64(done)
-		return &barProgress{bar: bar}
+		return &barProgress{bar: bar, extra: extra}
 	}
-	return &lineProgress{w: w, total: total, done: done, start: time.Now(), startDone: done, every: every, last: time.Now()}
+	return &lineProgress{w: w, total: total, done: done, start: time.Now(), startDone: done, every: every, last: time.Now(), extra: extra}
 }
 
 type barProgress struct {
-	mu  sync.Mutex
-	bar *progressbar.ProgressBar
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar
+	extra func() string
+	last  time.Time
 }
 
 func (b *barProgress) Add(n int64) {
@@ -54,6 +60,12 @@ func (b *barProgress) Add(n int64) {
 	if cur := b.bar.State().CurrentNum + n; cur > b.bar.GetMax64() {
 		// The estimate was low (orders created during the build): grow the bar.
 		b.bar.ChangeMax64(cur)
+	}
+	if time.Since(b.last) >= time.Second {
+		b.last = time.Now()
+		if e := b.extra(); e != "" {
+			b.bar.Describe("backfill, " + e)
+		}
 	}
 	_ = b.bar.Add64(n)
 }
@@ -73,6 +85,7 @@ type lineProgress struct {
 	start     time.Time
 	last      time.Time
 	every     time.Duration
+	extra     func() string
 }
 
 func (l *lineProgress) Add(n int64) {
@@ -100,7 +113,11 @@ func (l *lineProgress) print() {
 	if total > 0 {
 		pct = 100 * float64(l.done) / float64(total)
 	}
-	fmt.Fprintf(l.w, "backfill: %d/%d docs (%.1f%%), %.0f docs/s, ETA %s\n", l.done, total, pct, rate, eta)
+	note := ""
+	if e := l.extra(); e != "" {
+		note = ", " + e
+	}
+	fmt.Fprintf(l.w, "backfill: %d/%d docs (%.1f%%), %.0f docs/s, ETA %s%s\n", l.done, total, pct, rate, eta, note)
 }
 
 func (l *lineProgress) Finish() {

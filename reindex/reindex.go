@@ -41,6 +41,20 @@ type Config struct {
 	Slices   int
 	Workers  int
 	PageSize int
+	// Throttle is how the backfill shares the engine with live searches (README.md, "Being a
+	// good citizen"): "adaptive" (default) paces its writes at a rate that follows the latency
+	// of a probe search on the read alias; "off" paces them only at MaxRate.
+	Throttle string
+	// ThrottleTarget is the probe search's latency ÷ its latency before the backfill above which
+	// the adaptive throttle slows the backfill down (default 1.5; must be > 1).
+	ThrottleTarget float64
+	// MaxRate caps the backfill at this many documents per second over all workers (0: none).
+	MaxRate float64
+	// RefreshEvery is how often the new index is refreshed while the backfill writes, so the
+	// engine indexes as it goes instead of all at once at finish (default 1s; negative: only at
+	// finish). ProbeEvery is how often the adaptive throttle probes (default 250ms).
+	RefreshEvery time.Duration
+	ProbeEvery   time.Duration
 	// GCDeletes is index.gc_deletes during the build: how long a delete's tombstone rejects
 	// older writes. It must exceed the whole build (default 24h).
 	GCDeletes string
@@ -64,6 +78,9 @@ type Config struct {
 	// Progress receives the progress bar (TTY) or plain progress lines; nil shows none.
 	Progress    io.Writer
 	ProgressTTY bool
+	// OnThrottle, when set, receives the backfill throttle's state after each probe (the
+	// benchmark logs the controller's course with it).
+	OnThrottle func(ThrottleState)
 	// BeforeStep, when set, is called before each step runs; an error stops the job there
 	// (tests use it to simulate crashes).
 	BeforeStep func(ctx context.Context, step Step) error
@@ -93,6 +110,16 @@ func (c *Config) setDefaults() {
 	}
 	if c.PageSize == 0 {
 		c.PageSize = 1000
+	}
+	def(&c.Throttle, ThrottleAdaptive)
+	if c.ThrottleTarget == 0 {
+		c.ThrottleTarget = 1.5
+	}
+	if c.RefreshEvery == 0 {
+		c.RefreshEvery = time.Second
+	}
+	if c.ProbeEvery == 0 {
+		c.ProbeEvery = 250 * time.Millisecond
 	}
 	if c.MaxLag == 0 {
 		c.MaxLag = 100
@@ -139,6 +166,15 @@ func (c Config) Validate() error {
 		if _, err2 := parseESDuration(c.GCDeletes); err2 != nil {
 			errs = append(errs, fmt.Errorf("gc_deletes %q: %w", c.GCDeletes, err2))
 		}
+	}
+	if c.Throttle != ThrottleAdaptive && c.Throttle != ThrottleOff {
+		errs = append(errs, fmt.Errorf("throttle %q: want %s or %s", c.Throttle, ThrottleAdaptive, ThrottleOff))
+	}
+	if c.ThrottleTarget <= 1 {
+		errs = append(errs, fmt.Errorf("throttle target %g must be above 1 (a latency ratio)", c.ThrottleTarget))
+	}
+	if c.MaxRate < 0 || c.ProbeEvery < 0 {
+		errs = append(errs, errors.New("max rate and probe interval must not be negative"))
 	}
 	if !slices.Contains([]string{"counts", "sample", "full"}, c.VerifyMode) {
 		errs = append(errs, fmt.Errorf("verify mode %q: want counts, sample or full", c.VerifyMode))

@@ -185,6 +185,10 @@ func newReindexRunCmd(a *app, o *reindexOpts) *cobra.Command {
 	f.BoolVar(&force, "force", false, "swap even if verification failed")
 	f.IntVar(&o.cfg.Slices, "slices", 64, "id ranges the backfill is split into")
 	f.IntVar(&o.cfg.Workers, "workers", 4, "slices backfilled in parallel")
+	f.StringVar(&o.cfg.Throttle, "throttle", reindex.ThrottleAdaptive, "backfill pacing: adaptive (follow the read alias's search latency) or off (only --max-rate)")
+	f.Float64Var(&o.cfg.ThrottleTarget, "throttle-target", 1.5, "search latency ÷ its latency before the backfill above which the adaptive throttle slows the backfill (> 1)")
+	f.Float64Var(&o.cfg.MaxRate, "max-rate", 0, "cap on the backfill in docs/s over all workers (0: none)")
+	f.DurationVar(&o.cfg.RefreshEvery, "refresh-every", time.Second, "refresh the new index this often while backfilling (negative: only at finish, one large burst)")
 	f.StringVar(&o.cfg.GCDeletes, "gc-deletes", "24h", "index.gc_deletes during the build; must exceed the build's duration")
 	f.Int64Var(&o.cfg.MaxLag, "max-lag", 100, "indexer consumer lag under which it counts as caught up")
 	f.DurationVar(&o.cfg.LagTimeout, "lag-timeout", 10*time.Minute, "how long finish waits for the indexer to catch up")
@@ -265,6 +269,9 @@ func newReindexStatusCmd(a *app, o *reindexOpts) *cobra.Command {
 							fmt.Fprintf(w, ", ETA %s", st.ETA.Round(time.Second))
 						}
 						fmt.Fprintln(w)
+					}
+					if j.Throttle != nil && len(j.Slices) > 0 {
+						fmt.Fprintf(w, "throttle:    %s%s\n", j.Throttle, throttleNote(j))
 					}
 					if v := j.Verify; v != nil {
 						fmt.Fprintf(w, "verify:      %s (%s) %s\n", map[bool]string{true: "passed", false: "FAILED"}[v.OK], v.Mode, v.Detail)
@@ -393,6 +400,14 @@ func printJob(w io.Writer, o *reindexOpts, j *reindex.Job) {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// throttleNote says whether the throttle figures are live or those at the backfill's end.
+func throttleNote(j *reindex.Job) string {
+	if !j.BackfillEnd.IsZero() {
+		return fmt.Sprintf(", %d cuts (at the end of the backfill)", j.Throttle.Cuts)
+	}
+	return fmt.Sprintf(", %d cuts", j.Throttle.Cuts)
 }
 
 func orNone(s string) string {

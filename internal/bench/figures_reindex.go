@@ -195,6 +195,9 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	add.Note = fmt.Sprintf("reindex run to %s for %d orders (plan → swap, verify in sample mode), with writes and searches running", latest.Index, n)
 	p99 := ratioOf("reindex", "reindex.search_p99_during", ms(during.percentile(99)), "ms", ms(before.percentile(99)), "search p99 before", AtMost(2))
 	p99.Note = fmt.Sprintf("%d searches during, %d before", during.count(), before.count())
+	if job != nil && job.Throttle != nil {
+		p99.Note += fmt.Sprintf("; backfill %s at its end, %d cuts", job.Throttle, job.Throttle.Cuts)
+	}
 	fails := plain("reindex", "reindex.failed_searches_during_swap", float64(failed.Load()), "searches", AtMost(0))
 	fails.Note = "errors or empty pages of the search API during the whole reindex, swap included"
 	if v := firstFail.Load(); v != nil {
