@@ -35,7 +35,7 @@ func benchReindexOnce(b *testing.B) {
 	n := *benchOrders
 	h.src.seed(rng, max(10, n/50), n, 30*24*time.Hour)
 	h.bootstrap(ctx)
-	var course []string // the throttle's rate over time, logged with -v
+	var course []string // the throttle's course: time, rate, latency ratio
 	t0 := time.Now()
 	r := h.reindexer(func(c *Config) {
 		c.PageSize = 1000
@@ -43,7 +43,7 @@ func benchReindexOnce(b *testing.B) {
 		c.Workers = 4
 		c.VerifyMode = "sample"
 		c.OnThrottle = func(s ThrottleState) {
-			course = append(course, fmt.Sprintf("%.2fs %s", time.Since(t0).Seconds(), s))
+			course = append(course, fmt.Sprintf("%.1fs:%.0f/%.1fx", time.Since(t0).Seconds(), s.Rate, s.Ratio))
 		}
 	})
 
@@ -126,9 +126,7 @@ func benchReindexOnce(b *testing.B) {
 	if job.Step != StepSwapped {
 		b.Fatalf("job at %s", job.Step)
 	}
-	if testing.Verbose() {
-		b.Logf("throttle course:\n%s", strings.Join(course, "\n"))
-	}
+	b.Logf("throttle course (time: docs/s / search latency ratio): %s", strings.Join(course, " "))
 	b.ReportMetric(rawRate, "raw-docs/s")
 	b.ReportMetric(backfillRate, "backfill-docs/s")
 	b.ReportMetric(backfillRate/rawRate, "backfill/raw")

@@ -275,18 +275,17 @@ func (t *throttle) calibrate(ctx context.Context) error {
 	return nil
 }
 
-// run probes every t.every and adjusts the rate until ctx ends.
+// run probes and adjusts the rate until ctx ends. Probes are t.every apart, or ten times their
+// own latency when that is longer: on a large index the probe itself costs, and it must not
+// become a load of its own.
 func (t *throttle) run(ctx context.Context) {
 	if t.ctl == nil || t.baseline == 0 {
 		return
 	}
-	tick := time.NewTicker(t.every)
-	defer tick.Stop()
+	wait := max(t.every, 10*t.baseline)
 	for {
-		select {
-		case <-ctx.Done():
+		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
 			return
-		case <-tick.C:
 		}
 		d, err := t.probe(ctx)
 		if err != nil {
@@ -294,6 +293,7 @@ func (t *throttle) run(ctx context.Context) {
 			// handled where they happen.
 			continue
 		}
+		wait = max(t.every, 10*d)
 		t.observe(time.Now(), float64(d)/float64(t.baseline))
 	}
 }
