@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ var (
 	benchEvents  = flag.Int("bench.events", 10000, "order events of the pipeline benchmark")
 	benchBacklog = flag.Int("bench.backlog", 200000, "events of the backlog RSS benchmark")
 	benchRounds  = flag.Int("bench.rounds", 3, "rounds of the pipeline benchmark (median reported)")
+	benchHeap    = flag.String("bench.heapprofile", "", "BacklogRSS: write the indexer process's heap profile here when it stops")
 )
 
 const benchCustomers = 1000
@@ -44,8 +46,7 @@ func benchConfig(s *stack, name string, t testing.TB) Config {
 	cfg := s.config(name, t)
 	cfg.BulkSize = 500
 	cfg.FlushInterval = 100 * time.Millisecond
-	cfg.FanoutChunk = 1000
-	cfg.Workers = 4
+	cfg.Workers = 4 // FanoutChunk, FanoutWorkers, FanoutMaxWait: the defaults
 	return cfg
 }
 
@@ -424,7 +425,7 @@ func BenchmarkBacklogRSS(b *testing.B) {
 		_ = ln.Close()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIndexerProcess$")
 		cmd.Env = append(os.Environ(), "INDEXER_HELPER=1", "HELPER_BROKERS="+strings.Join(s.brokers, ","),
-			"HELPER_ES="+s.esURL, "HELPER_GROUP="+s.group, "HELPER_LISTEN="+listen)
+			"HELPER_ES="+s.esURL, "HELPER_GROUP="+s.group, "HELPER_LISTEN="+listen, "HELPER_HEAPPROFILE="+*benchHeap)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -434,14 +435,23 @@ func BenchmarkBacklogRSS(b *testing.B) {
 		var rss []float64 // MiB, one sample per 500 ms
 		var progress []float64
 		total := float64(n + benchCustomers)
+		logged := -1
 		for {
 			kb, err := rssKB(cmd.Process.Pid)
 			if err != nil {
 				b.Fatal(err)
 			}
-			done := scrapeEvents(listen)
+			m := scrapeMetrics(listen, "ordertable_indexer_events_total{", "go_memstats_heap_inuse_bytes")
+			done := m["ordertable_indexer_events_total{"]
 			rss = append(rss, float64(kb)/1024)
 			progress = append(progress, done/total)
+			// The curve, every 5 % (Go's heap in use next to the RSS tells a leak from the
+			// runtime keeping freed memory).
+			if step := int(20 * done / total); step > logged {
+				logged = step
+				b.Logf("%5.1f%% %8.0f events %6.0fs: rss %6.1f MiB, heap in use %6.1f MiB", 100*done/total, done,
+					time.Since(start).Seconds(), float64(kb)/1024, m["go_memstats_heap_inuse_bytes"]/(1<<20))
+			}
 			if done >= total {
 				break
 			}
@@ -492,29 +502,41 @@ func TestHelperIndexerProcess(t *testing.T) {
 	if err := ix.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if path := os.Getenv("HELPER_HEAPPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
-// scrapeEvents reads ordertable_indexer_events_total (all series) from a /metrics endpoint; 0 when
-// it doesn't answer yet.
-func scrapeEvents(listen string) float64 {
+// scrapeMetrics sums, for each prefix, the samples of a /metrics endpoint whose line starts with
+// it (all series of a metric when the prefix ends with "{"); zeros when it doesn't answer yet.
+func scrapeMetrics(listen string, prefixes ...string) map[string]float64 {
+	sums := make(map[string]float64, len(prefixes))
 	res, err := http.Get("http://" + listen + "/metrics")
 	if err != nil {
-		return 0
+		return sums
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
-		return 0
+		return sums
 	}
-	var sum float64
 	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "ordertable_indexer_events_total{") {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				sums[p] += v
+			}
 		}
 	}
-	return sum
+	return sums
 }
 
 func rssKB(pid int) (int, error) {
