@@ -46,7 +46,8 @@ func benchConfig(s *stack, name string, t testing.TB) Config {
 	cfg := s.config(name, t)
 	cfg.BulkSize = 500
 	cfg.FlushInterval = 100 * time.Millisecond
-	cfg.Workers = 4 // FanoutChunk, FanoutWorkers, FanoutMaxWait: the defaults
+	cfg.Workers = 4
+	cfg.FanoutChunk = 0 // the default, like FanoutWorkers and FanoutMaxWait (s.config sets a test size)
 	return cfg
 }
 
