@@ -43,6 +43,16 @@ bench-1m: ## internal/bench/scale at SCALE_ORDERS orders (default 1,000,000); wr
 	  $(shell command -v flock >/dev/null 2>&1 && echo flock /tmp/ordertable-bench.lock) \
 	  $(GO) test -count=1 -run '^TestScale$$' -v -timeout 180m ./internal/bench/scale
 
+# The embedded engine against raw bleve over ENGINE_DOCS documents (issue #3): bulk docs/s, RSS
+# while indexing (anonymous and file-backed), sorted top-50 p50/p99 with and without a filter,
+# search_after page 1000 vs page 1. Around 40 minutes at 1,000,000 on a 2-core machine.
+ENGINE_DOCS ?= 1000000
+.PHONY: bench-engine-1m
+bench-engine-1m: ## internal/esembed TestLargeScaleFigures at ENGINE_DOCS documents (default 1,000,000)
+	ESEMBED_BENCH_DOCS=$(ENGINE_DOCS) \
+	  $(shell command -v flock >/dev/null 2>&1 && echo flock /tmp/ordertable-bench.lock) \
+	  $(GO) test -count=1 -run TestLargeScaleFigures -v -timeout 180m ./internal/esembed
+
 chaos: ## the long fault-injection suite
 	CHAOS=long $(GO) test -count=1 -timeout 60m -run 'Chaos|Convergence' -v ./...
 
