@@ -51,7 +51,7 @@ func newAIMD(target, initial, ceiling float64) *aimd {
 }
 
 // minBackfillRate is the rate the controller never goes under, in docs/s.
-const minBackfillRate = 20
+const minBackfillRate = 50
 
 // observe takes one latency ratio (probe latency ÷ baseline) and the rate the backfill actually
 // achieved recently (0: unknown), and returns the new rate.
@@ -213,6 +213,9 @@ type throttle struct {
 	state   ThrottleState
 	samples []rateSample // recent (time, total docs) for the achieved rate
 	total   int64
+	window  []float64 // the last probes' latency ratios
+	stuck   int       // observations in a row above the target at the floor rate
+	rebases int
 }
 
 type rateSample struct {
@@ -294,21 +297,66 @@ func (t *throttle) run(ctx context.Context) {
 			continue
 		}
 		wait = max(t.every, 10*d)
-		t.observe(time.Now(), float64(d)/float64(t.baseline))
+		t.mu.Lock()
+		base := t.baseline
+		t.mu.Unlock()
+		t.observe(time.Now(), float64(d)/float64(base))
 	}
 }
 
-// observe feeds one latency ratio to the controller and applies the new rate.
+// Single probes are noisy (a search's p99 is often several times its median even on an idle
+// engine), so the controller sees the median of the last probeWindow probes, and only once at
+// least probeQuorum were taken since its last cut (they must show the cut's effect).
+const (
+	probeWindow = 5
+	probeQuorum = 3
+	// stuckLimit observations above the target at the floor rate mean the slowdown is not the
+	// backfill's (it hardly writes): the baseline is stale, and the current latency becomes it.
+	stuckLimit = 8
+)
+
+// observe takes one probe's latency ratio (latency ÷ baseline), feeds the window's median to the
+// controller and applies the new rate.
 func (t *throttle) observe(now time.Time, ratio float64) {
 	t.mu.Lock()
-	achieved := t.achievedLocked(now)
-	rate := t.ctl.observe(now, ratio, achieved)
-	t.state.Rate, t.state.Ratio, t.state.Cuts = rate, ratio, t.ctl.cuts
+	t.window = append(t.window, ratio)
+	if len(t.window) > probeWindow {
+		t.window = t.window[1:]
+	}
+	t.state.Ratio = ratio
+	if len(t.window) >= probeQuorum {
+		med := median(t.window)
+		cuts := t.ctl.cuts
+		rate := t.ctl.observe(now, med, t.achievedLocked(now))
+		if t.ctl.cuts != cuts {
+			t.window = t.window[:0]
+		}
+		t.state.Rate, t.state.Ratio, t.state.Cuts = rate, med, t.ctl.cuts
+		t.stuck++
+		if med <= t.ctl.target || rate > t.ctl.floor {
+			t.stuck = 0
+		}
+		if t.stuck >= stuckLimit {
+			t.baseline = time.Duration(float64(t.baseline) * med)
+			t.state.Baseline, t.stuck, t.window = t.baseline, 0, t.window[:0]
+			t.rebases++
+		}
+	}
+	rate := t.state.Rate
 	t.mu.Unlock()
 	if t.onChange != nil {
 		t.onChange(t.State())
 	}
 	t.pacer.setRate(rate)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // wrote records n documents written.

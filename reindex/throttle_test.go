@@ -145,3 +145,46 @@ func TestThrottleStateString(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleIgnoresSingleSlowProbesAndRebases: a lone slow probe (search latency is noisy on
+// an idle engine too) must not cut the rate, a sustained rise must; and when latency stays high
+// although the backfill is at its floor, the slowdown is not the backfill's: the baseline moves
+// up and the rate recovers.
+func TestThrottleIgnoresSingleSlowProbesAndRebases(t *testing.T) {
+	th := &throttle{ctl: newAIMD(1.5, 1000, 0), baseline: 10 * time.Millisecond}
+	th.ctl.slowStart = false
+	now := time.Unix(0, 0)
+	feed := func(ratios ...float64) {
+		for _, r := range ratios {
+			now = now.Add(250 * time.Millisecond)
+			th.observe(now, r)
+		}
+	}
+	feed(1, 1, 1, 6, 1, 1, 1, 1, 9, 1, 1)
+	if th.ctl.cuts != 0 {
+		t.Fatalf("single slow probes among fast ones: %d cuts (rate %.0f), want 0", th.ctl.cuts, th.ctl.rate)
+	}
+	feed(2, 2, 2, 2)
+	if th.ctl.cuts == 0 {
+		t.Fatalf("sustained ratio 2 over a target of 1.5: no cut (rate %.0f)", th.ctl.rate)
+	}
+	// Others slow the engine down for good: the controller reaches its floor, then takes the
+	// current latency as the new baseline.
+	for i := 0; i < 200 && th.rebases == 0; i++ {
+		feed(3)
+	}
+	if th.rebases == 0 {
+		t.Fatalf("ratio 3 for 50 s at rate %.0f: baseline never moved", th.ctl.rate)
+	}
+	if got, want := th.baseline, 30*time.Millisecond; got < want*9/10 || got > want*11/10 {
+		t.Errorf("new baseline %s, want about %s", got, want)
+	}
+	// Relative to it, searches are fine again: the rate grows.
+	before := th.ctl.rate
+	for range 40 {
+		feed(1)
+	}
+	if th.ctl.rate < 2*before {
+		t.Errorf("after the rebase: rate %.0f, want well above the floor %.0f", th.ctl.rate, before)
+	}
+}
