@@ -305,8 +305,8 @@ func (t *throttle) run(ctx context.Context) {
 }
 
 // Single probes are noisy (a search's p99 is often several times its median even on an idle
-// engine), so the controller sees the median of the last probeWindow probes, and only once at
-// least probeQuorum were taken since its last cut (they must show the cut's effect).
+// engine), so the controller sees the median of the last probeWindow probes, and cuts only once
+// at least probeQuorum were taken since its last cut (they must show the cut's effect).
 const (
 	probeWindow = 5
 	probeQuorum = 3
@@ -324,8 +324,8 @@ func (t *throttle) observe(now time.Time, ratio float64) {
 		t.window = t.window[1:]
 	}
 	t.state.Ratio = ratio
-	if len(t.window) >= probeQuorum {
-		med := median(t.window)
+	// Growth needs no quorum (a slow start must not wait), a cut does.
+	if med := median(t.window); len(t.window) >= probeQuorum || med <= t.ctl.target {
 		cuts := t.ctl.cuts
 		rate := t.ctl.observe(now, med, t.achievedLocked(now))
 		if t.ctl.cuts != cuts {
