@@ -65,11 +65,18 @@ func (k *KafkaLag) Lag(ctx context.Context) (int64, error) {
 		}
 		parts[t] = ps
 	}
+	// A group that never committed: Kafka answers offsets -1, some brokers (the embedded one)
+	// GROUP_ID_NOT_FOUND; either way every partition counts from its oldest offset.
 	res, err := k.admin.ListConsumerGroupOffsets(k.group, parts)
-	if err != nil {
+	neverCommitted := errors.Is(err, sarama.ErrGroupIDNotFound)
+	if err != nil && !neverCommitted {
 		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, err)
 	}
-	if res.Err != sarama.ErrNoError {
+	if res == nil {
+		res = &sarama.OffsetFetchResponse{}
+	}
+	neverCommitted = neverCommitted || res.Err == sarama.ErrGroupIDNotFound
+	if res.Err != sarama.ErrNoError && !neverCommitted {
 		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, res.Err)
 	}
 	var total int64
@@ -80,11 +87,13 @@ func (k *KafkaLag) Lag(ctx context.Context) (int64, error) {
 				return 0, fmt.Errorf("kafka lag: newest offset %s/%d: %w", t, p, err)
 			}
 			committed := int64(-1)
-			if b := res.GetBlock(t, p); b != nil {
-				if b.Err != sarama.ErrNoError {
+			if b := res.GetBlock(t, p); b != nil && !neverCommitted {
+				if b.Err != sarama.ErrNoError && b.Err != sarama.ErrGroupIDNotFound {
 					return 0, fmt.Errorf("kafka lag: committed offset %s/%d: %w", t, p, b.Err)
 				}
-				committed = b.Offset
+				if b.Err == sarama.ErrNoError {
+					committed = b.Offset
+				}
 			}
 			if committed < 0 {
 				if committed, err = k.client.GetOffset(t, p, sarama.OffsetOldest); err != nil {

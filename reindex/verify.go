@@ -111,12 +111,21 @@ func (r *Reindexer) verifyJob(ctx context.Context, job *Job, m *Mapping) (*Verif
 		}
 		return res, nil
 	}
-	// Both indices receive the same live writes and refresh every refresh_interval, so their
-	// counts agree up to the batches in flight and not yet refreshed; poll until they are
-	// equal. (No explicit refresh: under a heavy write load one can take long, and the
-	// interval makes the writes visible anyway.)
+	// Both indices receive the same live writes, so their counts agree up to the writes in
+	// flight and not yet refreshed; poll until they are equal. Each index refreshes on its
+	// own clock, so under a steady write load counts read between the two refreshes differ by
+	// the writes of up to a refresh interval, possibly at every poll: from the second poll on,
+	// both are refreshed back to back first, which narrows that window to the two refreshes.
 	deadline := time.Now().Add(r.cfg.SettleTimeout)
-	for {
+	for poll := 0; ; poll++ {
+		if poll > 0 {
+			if err := r.es.refresh(ctx, job.NewIndex); err != nil {
+				return nil, err
+			}
+			if err := r.es.refresh(ctx, job.OldIndex); err != nil {
+				return nil, err
+			}
+		}
 		n, err := r.es.count(ctx, job.NewIndex)
 		if err != nil {
 			return nil, err
