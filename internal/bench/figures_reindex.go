@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +138,12 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	steps := map[reindex.Step]time.Time{}
 	var stepMu sync.Mutex
 	src := st.Sources()
+	// ORDERTABLE_BENCH_REINDEX_THROTTLE (adaptive|off) and ..._THROTTLE_TARGET compare the
+	// backfill's throttle settings (reindex run --throttle, --throttle-target).
+	throttle := os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE")
+	target, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE_TARGET"), 64)
 	rx, err := reindex.New(reindex.Config{ES: esc, Orders: src, Customers: src, Lag: lag, Logger: r.cfg.Logger,
+		Throttle: throttle, ThrottleTarget: target,
 		BeforeStep: func(_ context.Context, s reindex.Step) error {
 			stepMu.Lock()
 			steps[s] = time.Now()
