@@ -46,7 +46,7 @@ type Config struct {
 	// of a probe search on the read alias; "off" paces them only at MaxRate.
 	Throttle string
 	// ThrottleTarget is the probe search's latency ÷ its latency before the backfill above which
-	// the adaptive throttle slows the backfill down (default 1.5; must be > 1).
+	// the adaptive throttle slows the backfill down (default 1.75; must be > 1).
 	ThrottleTarget float64
 	// MaxRate caps the backfill at this many documents per second over all workers (0: none).
 	MaxRate float64
@@ -113,7 +113,7 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.Throttle, ThrottleAdaptive)
 	if c.ThrottleTarget == 0 {
-		c.ThrottleTarget = 1.5
+		c.ThrottleTarget = 1.75
 	}
 	if c.RefreshEvery == 0 {
 		c.RefreshEvery = time.Second
