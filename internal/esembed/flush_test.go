@@ -2,6 +2,9 @@ package esembed
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +79,45 @@ func TestFlushedWritesStayInvisibleUntilRefresh(t *testing.T) {
 				t.Fatalf("updated documents after refresh: %s, want 11", got)
 			}
 		})
+	}
+}
+
+// TestOpensIndicesOfOlderEngines: a data directory whose bleve indices were written as plain
+// scorch (before the pinned reader) opens, keeps its documents and is switched to the pinned
+// type.
+func TestOpensIndicesOfOlderEngines(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := Open(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveEngine(t, eng)
+	ts.must(200, "PUT", "/idx", map[string]any{"mappings": map[string]any{"properties": map[string]any{"k": map[string]any{"type": "keyword"}}}})
+	for i := 0; i < 5; i++ {
+		ts.must(201, "PUT", fmt.Sprintf("/idx/_doc/d%d?refresh=true", i), map[string]any{"k": "v"})
+	}
+	uuid := eng.indices["idx"].uuid
+	ts.stop()
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(dir, "indices", uuid, "bleve", "index_meta.json")
+	raw, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(raw), pinnedIndexType, "scorch", 1)
+	if old == string(raw) {
+		t.Fatalf("index_meta.json does not name %s: %s", pinnedIndexType, raw)
+	}
+	if err := os.WriteFile(meta, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts2 := newTestServerAt(t, dir)
+	if got := str(get(ts2.must(200, "POST", "/idx/_count", nil), "count")); got != "5" {
+		t.Fatalf("count after reopening a plain scorch index: %s", got)
+	}
+	if raw, _ := os.ReadFile(meta); !strings.Contains(string(raw), pinnedIndexType) {
+		t.Fatalf("index type not switched: %s", raw)
 	}
 }
