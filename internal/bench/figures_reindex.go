@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +102,9 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 
 	// During: one searcher and one writer run until the job is done.
 	during := &latencies{}
+	// Each search's start, to tell which step of the job the slow ones fell in.
+	var timedMu sync.Mutex
+	var timed []timedSearch
 	var failed atomic.Int64
 	var firstFail atomic.Value
 	bg, stopBG := context.WithCancel(ctx)
@@ -117,6 +122,9 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 				continue
 			}
 			during.add(time.Since(t))
+			timedMu.Lock()
+			timed = append(timed, timedSearch{at: t, took: time.Since(t)})
+			timedMu.Unlock()
 		}
 	})
 	r.mu.Lock()
@@ -188,7 +196,9 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	// figure's clock that stops once everything is searchable.
 	stepMu.Lock()
 	backfill := steps[reindex.StepVerified].Sub(steps[reindex.StepBackfilled])
+	byStep := searchP99ByStep(steps, timed)
 	stepMu.Unlock()
+	r.progress("reindex: search p99 by the job's step: %s", byStep)
 	docs := job.BackfillDocs
 	if docs == 0 {
 		docs = job.Docs()
@@ -217,4 +227,36 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 		return []Figure{bf, add, p99, fails, notMeasured("reindex", "reindex.failed_searches_during_swap", refused)}, nil
 	}
 	return []Figure{bf, add, p99, fails}, nil
+}
+
+type timedSearch struct {
+	at   time.Time
+	took time.Duration
+}
+
+// searchP99ByStep tells, for each step of the job (from its start to the next step's), the p99
+// of the searches that started in it: where the slow searches of a reindex come from.
+func searchP99ByStep(steps map[reindex.Step]time.Time, timed []timedSearch) string {
+	type span struct {
+		step  reindex.Step
+		start time.Time
+	}
+	var spans []span
+	for st, at := range steps {
+		spans = append(spans, span{st, at})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start.Before(spans[j].start) })
+	var parts []string
+	for i, sp := range spans {
+		l := &latencies{}
+		for _, ts := range timed {
+			if !ts.at.Before(sp.start) && (i == len(spans)-1 || ts.at.Before(spans[i+1].start)) {
+				l.add(ts.took)
+			}
+		}
+		if l.count() > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s (%d)", sp.step, l.percentile(99).Round(100*time.Microsecond), l.count()))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
