@@ -405,12 +405,23 @@ func (e *Engine) openBleve(uuid string) (bleve.Index, error) {
 	im.IndexDynamic = false
 	im.DocValuesDynamic = false
 	im.ScoringModel = bindex.BM25Scoring // Elasticsearch's default similarity
+	var b bleve.Index
+	var err error
 	if e.store != nil {
-		return e.store.openBleve(uuid, im)
+		b, err = e.store.openBleve(uuid, im)
+	} else {
+		// bleve.NewMemOnly is the old upsidedown/gtreap index, orders of magnitude slower
+		// than scorch; scorch with an empty path is in memory.
+		b, err = bleve.NewUsing("", im, pinnedIndexType, scorch.Name, nil)
 	}
-	// bleve.NewMemOnly is the old upsidedown/gtreap index, orders of magnitude slower than
-	// scorch; scorch with an empty path is in memory.
-	return bleve.NewUsing("", im, pinnedIndexType, scorch.Name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if pinnedOf(b) == nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("bleve index %s is not of type %s", uuid, pinnedIndexType)
+	}
+	return b, nil
 }
 
 func (e *Engine) checkAliasName(alias, indexName string) *esError {

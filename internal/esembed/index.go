@@ -80,7 +80,8 @@ type index struct {
 
 	refreshMu sync.Mutex // serialises refreshes
 	bidx      bleve.Index
-	searchers atomic.Int64 // in-flight searches (for _stats-like reporting)
+	pinned    *pinnedScorch // bidx's scorch: its latest state and the snapshot search reads
+	searchers atomic.Int64  // in-flight searches (for _stats-like reporting)
 }
 
 type tombstone struct {
@@ -90,7 +91,8 @@ type tombstone struct {
 
 func newIndexState(name, uuid string, created int64, an *analyzers, m *mapping, s *indexSettings, bidx bleve.Index) *index {
 	ix := &index{name: name, uuid: uuid, created: created, an: an, docs: map[string]docEntry{},
-		pending: map[string]pendingDoc{}, refreshed: make(chan struct{}), bidx: bidx, lastRefresh: time.Now(), seqNo: -1}
+		pending: map[string]pendingDoc{}, refreshed: make(chan struct{}), bidx: bidx, pinned: pinnedOf(bidx),
+		lastRefresh: time.Now(), seqNo: -1}
 	ix.mapping.Store(m)
 	ix.settings.Store(s)
 	return ix
@@ -307,19 +309,16 @@ func (ix *index) get(id string) (getResult, error) {
 		return getResult{found: true, version: cur.version, seqNo: cur.seqNo, src: cur.src}, nil
 	}
 	// Flushed: bleve's latest state has it, refreshed or not.
-	if p := pinnedOf(ix.bidx); p != nil {
-		r, err := p.latest()
-		if err != nil {
-			return getResult{}, err
-		}
-		defer r.Close()
-		d, err := r.Document(id)
-		if err != nil || d == nil {
-			return getResult{}, err
-		}
-		return storedFields(d), nil
+	r, err := ix.pinned.latest()
+	if err != nil {
+		return getResult{}, err
 	}
-	return ix.getSearchable(id)
+	defer r.Close()
+	d, err := r.Document(id)
+	if err != nil || d == nil {
+		return getResult{}, err
+	}
+	return storedFields(d), nil
 }
 
 // getSearchable reads a document as search sees it (the last refresh): GET with
@@ -372,10 +371,8 @@ func (ix *index) refresh() error {
 	if err := ix.applyPending(pend); err != nil {
 		return err
 	}
-	if p := pinnedOf(ix.bidx); p != nil {
-		if err := p.pin(); err != nil {
-			return err
-		}
+	if err := ix.pinned.pin(); err != nil {
+		return err
 	}
 	ix.mu.Lock()
 	ix.doneGen = gen

@@ -106,6 +106,9 @@ func (p *pinnedScorch) Close() error {
 
 // pinnedOf returns the pinned scorch under a bleve index (nil for another index type).
 func pinnedOf(b bleve.Index) *pinnedScorch {
+	if b == nil {
+		return nil
+	}
 	adv, err := b.Advanced()
 	if err != nil {
 		return nil
