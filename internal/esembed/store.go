@@ -466,8 +466,8 @@ func (s *store) maybeCheckpoint(e *Engine) {
 }
 
 // checkpoint makes the state durable without the log: it blocks writes, flushes every
-// index into bleve (bleve fsyncs each batch), snapshots document tables and the catalog, and starts a
-// new log.
+// index into bleve (bleve fsyncs each batch), snapshots document tables and the catalog, and
+// starts a new log.
 func (s *store) checkpoint(e *Engine) error {
 	e.writeBarrier.Lock()
 	defer e.writeBarrier.Unlock()
@@ -533,12 +533,26 @@ func (s *store) checkpointLocked(e *Engine) error {
 }
 
 func writeFileSync(path string, data []byte) error {
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomic replaces path with what fill writes (buffered), durably: a temporary file,
+// fsynced, renamed over path, and the directory fsynced.
+func writeFileAtomic(path string, fill func(w io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := fill(w); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -564,49 +578,30 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// saveDocs writes the document table (refreshed, so without sources).
+// saveDocs writes the document table (flushed, so without sources).
 func (s *store) saveDocs(ix *index) error {
-	path := filepath.Join(s.indexDir(ix.uuid), "docs.snap")
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	ix.mu.Lock()
-	var buf []byte
-	buf = binary.AppendUvarint(buf[:0], uint64(len(ix.docs)))
-	_, _ = w.Write(buf)
-	for id, d := range ix.docs {
-		buf = buf[:0]
-		buf = binary.AppendUvarint(buf, uint64(len(id)))
-		buf = append(buf, id...)
-		buf = binary.AppendVarint(buf, d.version)
-		buf = binary.AppendVarint(buf, d.seqNo)
-		if d.deleted {
-			buf = append(buf, 1)
-		} else {
-			buf = append(buf, 0)
-		}
-		buf = binary.AppendVarint(buf, d.deletedAt)
+	return writeFileAtomic(filepath.Join(s.indexDir(ix.uuid), "docs.snap"), func(w io.Writer) error {
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
+		var buf []byte
+		buf = binary.AppendUvarint(buf[:0], uint64(len(ix.docs)))
 		_, _ = w.Write(buf)
-	}
-	ix.mu.Unlock()
-	if err := w.Flush(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+		for id, d := range ix.docs {
+			buf = buf[:0]
+			buf = binary.AppendUvarint(buf, uint64(len(id)))
+			buf = append(buf, id...)
+			buf = binary.AppendVarint(buf, d.version)
+			buf = binary.AppendVarint(buf, d.seqNo)
+			if d.deleted {
+				buf = append(buf, 1)
+			} else {
+				buf = append(buf, 0)
+			}
+			buf = binary.AppendVarint(buf, d.deletedAt)
+			_, _ = w.Write(buf)
+		}
+		return nil
+	})
 }
 
 func (s *store) loadDocs(ix *index) error {
