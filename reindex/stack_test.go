@@ -255,7 +255,7 @@ func (s *stack) writers(ctx context.Context, rng *rand.Rand, n int, pause time.D
 	return func() int64 { cancel(); wg.Wait(); return changes.Load() }
 }
 
-// waitIndexed waits until the indexer group has no lag.
+// waitIndexed waits until the indexer group has no lag and its writes are searchable.
 func (s *stack) waitIndexed(ctx context.Context, r *Reindexer) {
 	s.t.Helper()
 	saved := r.cfg.MaxLag
@@ -263,6 +263,12 @@ func (s *stack) waitIndexed(ctx context.Context, r *Reindexer) {
 	defer func() { r.cfg.MaxLag = saved }()
 	if _, err := r.waitLag(ctx); err != nil {
 		s.t.Fatalf("indexer did not catch up: %v", err)
+	}
+	// Caught up means written, not searchable: the indexer's writes show in search after the
+	// live index's next periodic refresh, which a loaded machine can delay by seconds.
+	// Readers that start now must find the table, so publish it.
+	if err := r.es.refresh(ctx, r.cfg.Alias); err != nil {
+		s.t.Fatalf("refresh %s: %v", r.cfg.Alias, err)
 	}
 }
 
