@@ -68,16 +68,29 @@ func (k *KafkaLag) Lag(ctx context.Context) (int64, error) {
 	// A group that never committed: Kafka answers offsets -1, some brokers (the embedded one)
 	// GROUP_ID_NOT_FOUND; either way every partition counts from its oldest offset.
 	res, err := k.admin.ListConsumerGroupOffsets(k.group, parts)
-	neverCommitted := errors.Is(err, sarama.ErrGroupIDNotFound)
-	if err != nil && !neverCommitted {
+	notFound := errors.Is(err, sarama.ErrGroupIDNotFound) || (res != nil && res.Err == sarama.ErrGroupIDNotFound)
+	if err != nil && !notFound {
 		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, err)
 	}
 	if res == nil {
 		res = &sarama.OffsetFetchResponse{}
 	}
-	neverCommitted = neverCommitted || res.Err == sarama.ErrGroupIDNotFound
-	if res.Err != sarama.ErrNoError && !neverCommitted {
+	if res.Err != sarama.ErrNoError && !notFound {
 		return 0, fmt.Errorf("kafka lag: offsets of group %s: %w", k.group, res.Err)
+	}
+	neverCommitted := false
+	if notFound {
+		// Not found must mean "never existed": a coordinator that answers it for a live group
+		// (while it restarts or reloads its groups) would otherwise make the lag jump to the
+		// whole topic and hold the reindex's catch-up wait until it times out.
+		exists, err := k.groupExists()
+		if err != nil {
+			return 0, fmt.Errorf("kafka lag: describe group %s: %w", k.group, err)
+		}
+		if exists {
+			return 0, fmt.Errorf("kafka lag: offsets of group %s: %w (the group exists: its coordinator is not ready yet)", k.group, sarama.ErrGroupIDNotFound)
+		}
+		neverCommitted = true
 	}
 	var total int64
 	for t, ps := range parts {
@@ -106,6 +119,28 @@ func (k *KafkaLag) Lag(ctx context.Context) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// groupExists asks the coordinator to describe the group: a group that has members or
+// committed offsets is in a state other than Dead.
+func (k *KafkaLag) groupExists() (bool, error) {
+	ds, err := k.admin.DescribeConsumerGroups([]string{k.group})
+	if err != nil {
+		return false, err
+	}
+	for _, d := range ds {
+		if d.GroupId != k.group {
+			continue
+		}
+		switch {
+		case d.Err == sarama.ErrGroupIDNotFound:
+			return false, nil
+		case d.Err != sarama.ErrNoError:
+			return false, d.Err
+		}
+		return d.State != "" && d.State != "Dead", nil
+	}
+	return false, nil
 }
 
 // Close releases the connections.

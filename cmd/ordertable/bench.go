@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		brokers string
 		only    []string
 		mdOut   string
+		cpuProf string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -37,6 +39,17 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 			cfg.Progress = cmd.ErrOrStderr()
 			if a.logLevel == "debug" {
 				cfg.Logger = a.logger // the components' own logs drown the progress lines otherwise
+			}
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			rep, runErr := bench.Run(cmd.Context(), cfg)
 			if rep == nil {
@@ -77,6 +90,7 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for the embedded engines' data (default: a temporary one)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the generated data (default: from the clock, printed)")
 	f.StringSliceVar(&only, "only", nil, "run only these figure groups")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the whole run (every in-process component) to this file")
 	return cmd
 }
 
