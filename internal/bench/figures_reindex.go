@@ -86,6 +86,18 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 		}
 		return nil
 	}
+	// The live writer runs before, during and after the job, as orders keep being created in
+	// the scenario: the before and during searches then differ only by the reindex.
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	r.mu.Lock()
+	side := max(r.apiRate/10, 5)
+	r.mu.Unlock()
+	wg.Go(func() { _, _ = createOrders(bg, st, custs, 1_000_000, 2, side, r.cfg.Seed+22, &r.retried) })
+	if err := sleepCtx(ctx, 2*time.Second); err != nil { // the writer and its indexing reach their pace
+		stopBG()
+		return nil, err
+	}
 	samples := r.sizes.SearchSamples * 2
 	before := &latencies{}
 	bstart := time.Now()
@@ -95,20 +107,22 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 		}
 		t := time.Now()
 		if err := search(ctx, i); err != nil {
+			stopBG()
+			wg.Wait()
 			return nil, fmt.Errorf("search before the reindex: %w", err)
 		}
 		before.add(time.Since(t))
 	}
 
-	// During: one searcher and one writer run until the job is done.
+	r.progress("reindex: search before the job: p50 %s, p90 %s, p99 %s, max %s (%d)", before.percentile(50).Round(100*time.Microsecond),
+		before.percentile(90).Round(100*time.Microsecond), before.percentile(99).Round(100*time.Microsecond), before.percentile(100).Round(100*time.Microsecond), before.count())
+	// During: one searcher runs, beside the writer, until the job is done.
 	during := &latencies{}
 	// Each search's start, to tell which step of the job the slow ones fell in.
 	var timedMu sync.Mutex
 	var timed []timedSearch
 	var failed atomic.Int64
 	var firstFail atomic.Value
-	bg, stopBG := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; bg.Err() == nil; i++ {
 			t := time.Now()
@@ -127,10 +141,6 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 			timedMu.Unlock()
 		}
 	})
-	r.mu.Lock()
-	side := max(r.apiRate/10, 5)
-	r.mu.Unlock()
-	wg.Go(func() { _, _ = createOrders(bg, st, custs, 1_000_000, 2, side, r.cfg.Seed+22, &r.retried) })
 
 	esc, err := esindex.NewClient(esindex.Config{URLs: []string{st.ESURL}})
 	if err != nil {
@@ -146,12 +156,14 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	steps := map[reindex.Step]time.Time{}
 	var stepMu sync.Mutex
 	src := st.Sources()
-	// ORDERTABLE_BENCH_REINDEX_THROTTLE (adaptive|off) and ..._THROTTLE_TARGET compare the
-	// backfill's throttle settings (reindex run --throttle, --throttle-target).
+	// ORDERTABLE_BENCH_REINDEX_THROTTLE (adaptive|off), ..._THROTTLE_TARGET and ..._MAX_RATE
+	// compare the backfill's throttle settings (reindex run --throttle, --throttle-target,
+	// --max-rate).
 	throttle := os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE")
 	target, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE_TARGET"), 64)
+	maxRate, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_MAX_RATE"), 64)
 	rx, err := reindex.New(reindex.Config{ES: esc, Orders: src, Customers: src, Lag: lag, Logger: r.cfg.Logger,
-		Throttle: throttle, ThrottleTarget: target,
+		Throttle: throttle, ThrottleTarget: target, MaxRate: maxRate,
 		BeforeStep: func(_ context.Context, s reindex.Step) error {
 			stepMu.Lock()
 			steps[s] = time.Now()
@@ -255,8 +267,21 @@ func searchP99ByStep(steps map[reindex.Step]time.Time, timed []timedSearch) stri
 			}
 		}
 		if l.count() > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s (%d)", sp.step, l.percentile(99).Round(100*time.Microsecond), l.count()))
+			parts = append(parts, fmt.Sprintf("%s %s (%d; p50 %s, p90 %s, max %s)", sp.step, l.percentile(99).Round(100*time.Microsecond), l.count(),
+				l.percentile(50).Round(100*time.Microsecond), l.percentile(90).Round(100*time.Microsecond), l.percentile(100).Round(100*time.Microsecond)))
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
