@@ -162,10 +162,10 @@ func (r *Reindexer) backfill(ctx context.Context, job *Job, m *Mapping) error {
 }
 
 // refreshWhileWriting refreshes the new index every RefreshEvery while the backfill writes to
-// it. The build settings disable periodic refresh, and the embedded engine indexes at refresh:
-// without this, finish would index the whole table in one batch, a burst that starves live
-// searches and holds every unindexed source in memory until then. Real Elasticsearch indexes at
-// write time; there a refresh only opens a segment, cheap at this interval.
+// it. The build settings disable periodic refresh; these refreshes make the new index's count
+// follow the backfill (reindex status, Kibana) and leave the finish step's refresh little to
+// publish. Neither engine needs them for memory: Elasticsearch and the embedded engine both
+// flush unrefreshed writes by themselves.
 func (r *Reindexer) refreshWhileWriting(ctx context.Context, index string, th *throttle) {
 	if r.cfg.RefreshEvery < 0 {
 		return

@@ -50,9 +50,9 @@ type Config struct {
 	ThrottleTarget float64
 	// MaxRate caps the backfill at this many documents per second over all workers (0: none).
 	MaxRate float64
-	// RefreshEvery is how often the new index is refreshed while the backfill writes, so the
-	// engine indexes as it goes instead of all at once at finish (default 1s; negative: only at
-	// finish). ProbeEvery is how often the adaptive throttle probes (default 250ms).
+	// RefreshEvery is how often the new index is refreshed while the backfill writes, so its
+	// count follows the backfill and the finish step's refresh is short (default 1s; negative:
+	// only at finish). ProbeEvery is how often the adaptive throttle probes (default 250ms).
 	RefreshEvery time.Duration
 	ProbeEvery   time.Duration
 	// GCDeletes is index.gc_deletes during the build: how long a delete's tombstone rejects

@@ -21,9 +21,8 @@ import (
 //     the backfill started: additive increase while the ratio stays under the target,
 //     multiplicative decrease when it goes above, at most one cut per cool-down so one slow burst
 //     costs one cut; --max-rate caps the rate;
-//   - the new index is refreshed every RefreshEvery while the backfill writes, so the engine
-//     indexes as the backfill goes (each refresh a small batch) instead of in one burst of the
-//     whole table at finish, and holds only that much unindexed source in memory.
+//   - the new index is refreshed every RefreshEvery while the backfill writes, so its count
+//     follows the backfill and the finish step's refresh is short.
 
 // aimd is the rate controller. It is a pure function of its observations (no clock, no I/O), so
 // its behaviour is unit-tested.

@@ -188,7 +188,7 @@ func newReindexRunCmd(a *app, o *reindexOpts) *cobra.Command {
 	f.StringVar(&o.cfg.Throttle, "throttle", reindex.ThrottleAdaptive, "backfill pacing: adaptive (follow the read alias's search latency) or off (only --max-rate)")
 	f.Float64Var(&o.cfg.ThrottleTarget, "throttle-target", 1.75, "search latency ÷ its latency before the backfill above which the adaptive throttle slows the backfill (> 1)")
 	f.Float64Var(&o.cfg.MaxRate, "max-rate", 0, "cap on the backfill in docs/s over all workers (0: none)")
-	f.DurationVar(&o.cfg.RefreshEvery, "refresh-every", time.Second, "refresh the new index this often while backfilling (negative: only at finish, one large burst)")
+	f.DurationVar(&o.cfg.RefreshEvery, "refresh-every", time.Second, "refresh the new index this often while backfilling, so its count follows the backfill (negative: only at finish)")
 	f.StringVar(&o.cfg.GCDeletes, "gc-deletes", "24h", "index.gc_deletes during the build; must exceed the build's duration")
 	f.Int64Var(&o.cfg.MaxLag, "max-lag", 100, "indexer consumer lag under which it counts as caught up")
 	f.DurationVar(&o.cfg.LagTimeout, "lag-timeout", 10*time.Minute, "how long finish waits for the indexer to catch up")
