@@ -638,7 +638,15 @@ func (c *compiler) boolQuery(n *qnode) (query.Query, *esError) {
 	if len(must) > 0 {
 		bq.AddMust(must...)
 	}
-	if len(should) > 0 {
+	switch {
+	case len(should) > 0 && msm > 0 && len(must)+len(filter)+len(mustNot) > 0:
+		// Required shoulds become one must clause. bleve's boolean searcher reads the minimum
+		// from its should searcher, and an unscored one (inside a filter) is optimised into a
+		// plain union that reports none, so the shoulds became optional there.
+		d := query.NewDisjunctionQuery(should)
+		d.SetMin(float64(msm))
+		bq.AddMust(d)
+	case len(should) > 0:
 		bq.AddShould(should...)
 		bq.SetMinShould(float64(msm))
 	}

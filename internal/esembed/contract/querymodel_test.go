@@ -145,12 +145,31 @@ func genQuery(rng *rand.Rand, depth int) query {
 // bool queries (with minimum_should_match) on random documents and compares the hits and
 // _count with a model. Replay a failure with -seed.
 func TestRandomQueriesAgainstModel(t *testing.T) {
-	e := newDetachedEnv(t)
 	seed := *seedFlag
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	t.Logf("seed %d (replay with -seed %d)", seed, seed)
+	runQueryModel(t, seed)
+}
+
+// TestQueryModelRegressions replays the seeds that once found a difference.
+func TestQueryModelRegressions(t *testing.T) {
+	for _, tc := range []struct {
+		seed uint64
+		what string
+	}{
+		// A bool with must and minimum_should_match inside a filter matched documents that
+		// met none of its shoulds: bleve optimises an unscored should clause into a plain
+		// union that drops the minimum.
+		{14037646382232543157, "minimum_should_match inside a filter"},
+	} {
+		t.Run(tc.what, func(t *testing.T) { runQueryModel(t, tc.seed) })
+	}
+}
+
+func runQueryModel(t *testing.T, seed uint64) {
+	e := newDetachedEnv(t)
 	rng := rand.New(rand.NewPCG(seed, 11))
 	var docs []qdoc
 	bodies := map[string]string{}
