@@ -20,6 +20,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -38,7 +40,8 @@ const (
 
 // Config configures an Engine.
 type Config struct {
-	// DataDir holds indices and the write-ahead log; empty keeps everything in memory.
+	// DataDir holds indices and the write-ahead log; empty keeps everything in memory (the
+	// index files on tmpfs, removed at Close: memdir.go).
 	DataDir string
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
@@ -82,6 +85,8 @@ type Engine struct {
 	aliases map[string]map[string]*aliasProps // alias -> index -> props
 
 	store *store // nil in memory
+	// memDir holds the scorch files of an in-memory engine (memdir.go); "" with a store.
+	memDir string
 	// writeBarrier is held shared by every mutating request and exclusively by a checkpoint.
 	writeBarrier sync.RWMutex
 
@@ -104,6 +109,12 @@ func Open(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("esembed: open %s: %w", cfg.DataDir, err)
 		}
 		e.store = st
+	} else {
+		dir, err := newMemDir()
+		if err != nil {
+			return nil, err
+		}
+		e.memDir = dir
 	}
 	e.stopped.Add(1)
 	go e.background()
@@ -130,6 +141,11 @@ func (e *Engine) Close() error {
 		}
 		if e.store != nil {
 			if err := e.store.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if e.memDir != "" {
+			if err := os.RemoveAll(e.memDir); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -411,8 +427,10 @@ func (e *Engine) openBleve(uuid string) (bleve.Index, error) {
 		b, err = e.store.openBleve(uuid, im)
 	} else {
 		// bleve.NewMemOnly is the old upsidedown/gtreap index, orders of magnitude slower
-		// than scorch; scorch with an empty path is in memory.
-		b, err = bleve.NewUsing("", im, pinnedIndexType, scorch.Name, nil)
+		// than scorch; scorch without a path never merges (memdir.go).
+		p := filepath.Join(e.memDir, uuid)
+		_ = os.RemoveAll(p)
+		b, err = bleve.NewUsing(p, im, pinnedIndexType, scorch.Name, memIndexConfig())
 	}
 	if err != nil {
 		return nil, err
@@ -474,6 +492,8 @@ func (e *Engine) deleteIndexLocked(name string) {
 	}
 	if e.store != nil {
 		e.store.removeBleve(ix.uuid)
+	} else if e.memDir != "" {
+		_ = os.RemoveAll(filepath.Join(e.memDir, ix.uuid))
 	}
 }
 
@@ -665,6 +685,9 @@ func (e *Engine) abandon() {
 		if e.store != nil {
 			_ = e.store.wal.f.Close()
 			_ = e.store.lock.Close()
+		}
+		if e.memDir != "" {
+			_ = os.RemoveAll(e.memDir)
 		}
 	})
 }
