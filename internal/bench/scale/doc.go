@@ -18,5 +18,6 @@
 // ORDERTABLE_SCALE_SAMPLE_SECONDS, default 120, per figure),
 // ORDERTABLE_SCALE_COMPOSITION_SIZES (default "10000,100000,N", sizes above N dropped),
 // ORDERTABLE_SCALE_COMPOSITION_RUNS (composition repetitions at N, default 3; 5 below),
-// ORDERTABLE_SCALE_SEED (generated values; default random, logged).
+// ORDERTABLE_SCALE_SEED (generated values; default random, logged), ORDERTABLE_SCALE_FIGURES
+// (all, or add_column: only the bootstrap and the column addition).
 package scale
