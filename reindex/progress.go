@@ -29,7 +29,9 @@ func newProgress(w io.Writer, tty bool, total, done int64, every time.Duration, 
 	if extra == nil {
 		extra = func() string { return "" }
 	}
-	if tty {
+	// Without an estimate (a first build has no live index to count) there is no bar to
+	// fill: plain lines with the count and the rate, on a terminal too.
+	if tty && total > 0 {
 		bar := progressbar.NewOptions64(max(total, done),
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("backfill"),
@@ -57,9 +59,10 @@ type barProgress struct {
 func (b *barProgress) Add(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if cur := b.bar.State().CurrentNum + n; cur > b.bar.GetMax64() {
-		// The estimate was low (orders created during the build): grow the bar.
-		b.bar.ChangeMax64(cur)
+	if cur := b.bar.State().CurrentNum + n; cur >= b.bar.GetMax64() {
+		// The estimate was low (orders created during the build): grow the bar, with room
+		// to spare, since a bar that reaches its maximum finishes and counts no more.
+		b.bar.ChangeMax64(cur + max(cur/20, 1))
 	}
 	if time.Since(b.last) >= time.Second {
 		b.last = time.Now()
@@ -104,19 +107,21 @@ func (l *lineProgress) print() {
 	if elapsed > 0 {
 		rate = float64(l.done-l.startDone) / elapsed
 	}
+	note := ""
+	if e := l.extra(); e != "" {
+		note = ", " + e
+	}
+	if l.total <= 0 {
+		// A first build has no live index to count: no percentage or ETA to make up.
+		fmt.Fprintf(l.w, "backfill: %d docs, %.0f docs/s, total unknown%s\n", l.done, rate, note)
+		return
+	}
 	total := max(l.total, l.done)
 	eta := "unknown"
 	if rate > 0 {
 		eta = time.Duration(float64(total-l.done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	pct := 100.0
-	if total > 0 {
-		pct = 100 * float64(l.done) / float64(total)
-	}
-	note := ""
-	if e := l.extra(); e != "" {
-		note = ", " + e
-	}
+	pct := 100 * float64(l.done) / float64(total)
 	fmt.Fprintf(l.w, "backfill: %d/%d docs (%.1f%%), %.0f docs/s, ETA %s%s\n", l.done, total, pct, rate, eta, note)
 }
 
