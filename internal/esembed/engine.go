@@ -86,7 +86,9 @@ type Engine struct {
 
 	store *store // nil in memory
 	// memDir holds the scorch files of an in-memory engine (memdir.go); "" with a store.
-	memDir string
+	// memLock holds its flock.
+	memDir  string
+	memLock *os.File
 	// writeBarrier is held shared by every mutating request and exclusively by a checkpoint.
 	writeBarrier sync.RWMutex
 
@@ -110,11 +112,11 @@ func Open(cfg Config) (*Engine, error) {
 		}
 		e.store = st
 	} else {
-		dir, err := newMemDir()
+		dir, lock, err := newMemDir()
 		if err != nil {
 			return nil, err
 		}
-		e.memDir = dir
+		e.memDir, e.memLock = dir, lock
 	}
 	e.stopped.Add(1)
 	go e.background()
@@ -148,6 +150,7 @@ func (e *Engine) Close() error {
 			if err := os.RemoveAll(e.memDir); err != nil {
 				errs = append(errs, err)
 			}
+			_ = e.memLock.Close()
 		}
 	})
 	return errors.Join(errs...)
@@ -688,6 +691,7 @@ func (e *Engine) abandon() {
 		}
 		if e.memDir != "" {
 			_ = os.RemoveAll(e.memDir)
+			_ = e.memLock.Close()
 		}
 	})
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Without a data directory the engine still gives scorch a directory: a private one on tmpfs
@@ -37,42 +37,62 @@ func memBase() string {
 	return os.TempDir()
 }
 
-// newMemDir creates this engine's directory, named after the process so that directories
-// left by killed processes are found and removed here.
-func newMemDir() (string, error) {
+// memLockName is the file an engine holds an exclusive flock on while it uses its directory.
+// A directory whose lock can be taken belongs to no running engine. A lock, not a process id,
+// because containers that share /dev/shm (the containers of one pod) don't share process ids.
+const memLockName = ".lock"
+
+// newMemDir creates this engine's directory and locks it; close the returned file (which
+// releases the lock) after removing the directory. Directories left by killed processes are
+// removed first.
+func newMemDir() (string, *os.File, error) {
 	base := memBase()
-	removeOrphanMemDirs(base)
-	dir, err := os.MkdirTemp(base, memDirPrefix+strconv.Itoa(os.Getpid())+"-")
+	removeOrphanMemDirs(base, time.Minute)
+	dir, err := os.MkdirTemp(base, memDirPrefix)
 	if err != nil {
-		return "", fmt.Errorf("esembed: in-memory index directory: %w", err)
+		return "", nil, fmt.Errorf("esembed: in-memory index directory: %w", err)
 	}
-	return dir, nil
+	lf, err := os.OpenFile(filepath.Join(dir, memLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != nil {
+			_ = lf.Close()
+		}
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("esembed: lock in-memory index directory: %w", err)
+	}
+	return dir, lf, nil
 }
 
-// removeOrphanMemDirs removes the directories of engines whose process no longer exists
-// (killed before it could remove its own).
-func removeOrphanMemDirs(base string) {
+// removeOrphanMemDirs removes the directories of engines that no longer run: their lock can be
+// taken. A directory without a lock file is one being created, unless it is older than grace.
+func removeOrphanMemDirs(base string, grace time.Duration) {
 	entries, err := os.ReadDir(base)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), memDirPrefix)
-		if !ok || !e.IsDir() {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), memDirPrefix) {
 			continue
 		}
-		pidStr, _, ok := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 || processAlive(pid) {
+		dir := filepath.Join(base, e.Name())
+		lf, err := os.OpenFile(filepath.Join(dir, memLockName), os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			if fi, serr := e.Info(); serr == nil && time.Since(fi.ModTime()) > grace {
+				_ = os.RemoveAll(dir)
+			}
 			continue
 		}
-		_ = os.RemoveAll(filepath.Join(base, e.Name()))
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.RemoveAll(dir)
+		}
+		_ = lf.Close()
 	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // memIndexConfig is the scorch config of an in-memory engine's index.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,7 +41,7 @@ func TestInMemoryIndexMergesSegments(t *testing.T) {
 }
 
 // TestInMemoryDirectories: an engine removes its directory when it closes, and the next
-// engine removes the directories of processes that died without closing theirs.
+// engine removes the directories whose lock nobody holds (engines killed before closing).
 func TestInMemoryDirectories(t *testing.T) {
 	eng, err := Open(Config{})
 	if err != nil {
@@ -58,16 +59,42 @@ func TestInMemoryDirectories(t *testing.T) {
 	}
 
 	base := t.TempDir()
-	dead := filepath.Join(base, memDirPrefix+"999999999-1")
-	live := filepath.Join(base, memDirPrefix+strconv.Itoa(os.Getpid())+"-1")
-	other := filepath.Join(base, "unrelated")
-	for _, d := range []string{dead, live, other} {
+	mk := func(name string, lock bool) string {
+		d := filepath.Join(base, name)
 		if err := os.MkdirAll(filepath.Join(d, "x"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if lock {
+			if err := os.WriteFile(filepath.Join(d, memLockName), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
 	}
-	removeOrphanMemDirs(base)
-	for d, want := range map[string]bool{dead: false, live: true, other: true} {
+	dead := mk(memDirPrefix+"dead", true)
+	live := mk(memDirPrefix+"live", true)
+	creating := mk(memDirPrefix+"creating", false)
+	stale := mk(memDirPrefix+"stale", false)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	other := mk("unrelated", false)
+	if err := os.Chtimes(other, old, old); err != nil {
+		t.Fatal(err)
+	}
+	// A running engine holds its directory's lock (another open file: flock excludes it even
+	// within this process).
+	lf, err := os.OpenFile(filepath.Join(live, memLockName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	removeOrphanMemDirs(base, time.Minute)
+	for d, want := range map[string]bool{dead: false, live: true, creating: true, stale: false, other: true} {
 		_, err := os.Stat(d)
 		if got := err == nil; got != want {
 			t.Errorf("%s exists: got %v, want %v", filepath.Base(d), got, want)
