@@ -114,8 +114,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 		before.add(time.Since(t))
 	}
 
-	r.progress("reindex: search before the job: p50 %s, p90 %s, p99 %s, max %s (%d)", before.percentile(50).Round(100*time.Microsecond),
-		before.percentile(90).Round(100*time.Microsecond), before.percentile(99).Round(100*time.Microsecond), before.percentile(100).Round(100*time.Microsecond), before.count())
+	r.progress("reindex: search before the job: %s", before.distribution())
 	// During: one searcher runs, beside the writer, until the job is done.
 	during := &latencies{}
 	// Each search's start, to tell which step of the job the slow ones fell in.
@@ -208,9 +207,9 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	// figure's clock that stops once everything is searchable.
 	stepMu.Lock()
 	backfill := steps[reindex.StepVerified].Sub(steps[reindex.StepBackfilled])
-	byStep := searchP99ByStep(steps, timed)
+	byStep := searchLatencyByStep(steps, timed)
 	stepMu.Unlock()
-	r.progress("reindex: search p99 by the job's step: %s", byStep)
+	r.progress("reindex: search latency by the job's step: %s", byStep)
 	docs := job.BackfillDocs
 	if docs == 0 {
 		docs = job.Docs()
@@ -246,9 +245,10 @@ type timedSearch struct {
 	took time.Duration
 }
 
-// searchP99ByStep tells, for each step of the job (from its start to the next step's), the p99
-// of the searches that started in it: where the slow searches of a reindex come from.
-func searchP99ByStep(steps map[reindex.Step]time.Time, timed []timedSearch) string {
+// searchLatencyByStep tells, for each step of the job (from its start to the next step's), the
+// latency distribution of the searches that started in it: where a reindex's slow searches
+// come from.
+func searchLatencyByStep(steps map[reindex.Step]time.Time, timed []timedSearch) string {
 	type span struct {
 		step  reindex.Step
 		start time.Time
@@ -267,8 +267,7 @@ func searchP99ByStep(steps map[reindex.Step]time.Time, timed []timedSearch) stri
 			}
 		}
 		if l.count() > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s (%d; p50 %s, p90 %s, max %s)", sp.step, l.percentile(99).Round(100*time.Microsecond), l.count(),
-				l.percentile(50).Round(100*time.Microsecond), l.percentile(90).Round(100*time.Microsecond), l.percentile(100).Round(100*time.Microsecond)))
+			parts = append(parts, fmt.Sprintf("%s: %s", sp.step, l.distribution()))
 		}
 	}
 	return strings.Join(parts, ", ")

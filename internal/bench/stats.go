@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -31,6 +32,12 @@ func (l *latencies) percentile(p float64) time.Duration {
 	s := slices.Clone(l.d)
 	l.mu.Unlock()
 	return percentileOf(s, p)
+}
+
+// distribution is a progress line's summary: "p50 15.2ms, p90 22ms, p99 33.1ms, max 56.7ms (600)".
+func (l *latencies) distribution() string {
+	q := func(p float64) time.Duration { return l.percentile(p).Round(100 * time.Microsecond) }
+	return fmt.Sprintf("p50 %s, p90 %s, p99 %s, max %s (%d)", q(50), q(90), q(99), q(100), l.count())
 }
 
 func percentileOf(s []time.Duration, p float64) time.Duration {
