@@ -19,20 +19,8 @@ import (
 func TestLagOfGroupThatNeverCommitted(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	topic := testenv.UniqueName("lagtopic")
-	cfg := sarama.NewConfig()
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	const n = 7
-	for i := 0; i < n; i++ {
-		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("v")}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produce(t, brokers, topic, n)
 	lag, err := NewKafkaLag(kafkaconfig.Config{Brokers: brokers}, testenv.UniqueName("never"), []string{topic})
 	if err != nil {
 		t.Fatal(err)
@@ -58,24 +46,8 @@ func TestLagOfGroupTheCoordinatorDoesNotFind(t *testing.T) {
 	defer b.Close()
 	brokers := []string{b.Addr()}
 	topic := testenv.UniqueName("lagtopic")
-	cfg := sarama.NewConfig()
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Return.Successes = true
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	p, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n, committed = 9, 4
-	for range n {
-		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("v")}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	client := produce(t, brokers, topic, n)
 	group := testenv.UniqueName("live")
 	// A commit outside any generation (a simple consumer) creates the group with its offset.
 	coord, err := client.Coordinator(group)
@@ -122,4 +94,29 @@ func TestLagOfGroupTheCoordinatorDoesNotFind(t *testing.T) {
 		t.Fatalf("lag while the coordinator does not find a group that exists: %v, want GROUP_ID_NOT_FOUND", err)
 	}
 	b.Cluster().DropControl()
+}
+
+// produce writes n records to topic and returns the producer's client (closed when the test
+// ends).
+func produce(t *testing.T, brokers []string, topic string, n int) sarama.Client {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	p, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() }) // before the client's: cleanups run last first
+	for range n {
+		if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client
 }
