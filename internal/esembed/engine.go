@@ -146,11 +146,8 @@ func (e *Engine) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if e.memDir != "" {
-			if err := os.RemoveAll(e.memDir); err != nil {
-				errs = append(errs, err)
-			}
-			_ = e.memLock.Close()
+		if err := e.releaseMemDir(); err != nil {
+			errs = append(errs, err)
 		}
 	})
 	return errors.Join(errs...)
@@ -431,9 +428,7 @@ func (e *Engine) openBleve(uuid string) (bleve.Index, error) {
 	} else {
 		// bleve.NewMemOnly is the old upsidedown/gtreap index, orders of magnitude slower
 		// than scorch; scorch without a path never merges (memdir.go).
-		p := filepath.Join(e.memDir, uuid)
-		_ = os.RemoveAll(p)
-		b, err = bleve.NewUsing(p, im, pinnedIndexType, scorch.Name, memIndexConfig())
+		b, err = bleve.NewUsing(filepath.Join(e.memDir, uuid), im, pinnedIndexType, scorch.Name, memIndexConfig())
 	}
 	if err != nil {
 		return nil, err
@@ -689,9 +684,6 @@ func (e *Engine) abandon() {
 			_ = e.store.wal.f.Close()
 			_ = e.store.lock.Close()
 		}
-		if e.memDir != "" {
-			_ = os.RemoveAll(e.memDir)
-			_ = e.memLock.Close()
-		}
+		_ = e.releaseMemDir()
 	})
 }

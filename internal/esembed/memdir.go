@@ -95,5 +95,15 @@ func removeOrphanMemDirs(base string, grace time.Duration) {
 	}
 }
 
+// releaseMemDir removes an in-memory engine's directory and then gives up its lock.
+func (e *Engine) releaseMemDir() error {
+	if e.memDir == "" {
+		return nil
+	}
+	err := os.RemoveAll(e.memDir)
+	_ = e.memLock.Close()
+	return err
+}
+
 // memIndexConfig is the scorch config of an in-memory engine's index.
 func memIndexConfig() map[string]any { return map[string]any{"unsafe_batch": true} }
