@@ -170,10 +170,21 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		return ix.exitErr(ctx, serveErr, err)
 	}
 
-	sc, err := ix.consumerConfig()
+	sc, err := ix.cfg.Kafka.Sarama()
 	if err != nil {
 		return fmt.Errorf("indexer: %w", err)
 	}
+	sc.ClientID = "ordertable-indexer-" + ix.cfg.InstanceID
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	sc.Consumer.Group.Session.Timeout = 10 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = time.Second
+	sc.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+	sc.ChannelBufferSize = max(256, ix.cfg.BulkSize)
 
 	pc, err := ix.cfg.Kafka.Producer()
 	if err != nil {
@@ -242,33 +253,6 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 	ix.log.Info("indexer stopped")
 	return ix.exitErr(ctx, serveErr, nil)
-}
-
-// consumerConfig is the consumer group's sarama configuration.
-func (ix *Indexer) consumerConfig() (*sarama.Config, error) {
-	sc, err := ix.cfg.Kafka.Sarama()
-	if err != nil {
-		return nil, err
-	}
-	sc.ClientID = "ordertable-indexer-" + ix.cfg.InstanceID
-	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	sc.Consumer.Offsets.AutoCommit.Enable = true
-	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
-	sc.Consumer.Return.Errors = true
-	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
-	sc.Consumer.Group.Session.Timeout = 10 * time.Second
-	sc.Consumer.Group.Heartbeat.Interval = time.Second
-	sc.Consumer.Group.Rebalance.Timeout = 30 * time.Second
-	// A JoinGroup answer waits at the coordinator until every member has rejoined, up to the
-	// rebalance timeout (a SIGKILLed instance never does). A read timeout no longer than that
-	// (sarama's default is 30s, equal to it) gave up on the join just as it completed, and
-	// the rejoin started another rebalance: with instances dying often, the group spent
-	// minutes rebalancing and consumed nothing (seen in the chaos suite as a lag that did not
-	// move for 3 minutes).
-	sc.Net.ReadTimeout = max(sc.Net.ReadTimeout, sc.Consumer.Group.Rebalance.Timeout+10*time.Second)
-	sc.ChannelBufferSize = max(256, ix.cfg.BulkSize)
-	return sc, nil
 }
 
 func (ix *Indexer) exitErr(ctx context.Context, serveErr chan error, err error) error {
