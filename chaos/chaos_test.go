@@ -181,7 +181,7 @@ func TestChaosConvergence(t *testing.T) {
 	// schedule injects a fault at each of times until the workload ends. scheduleAll is for
 	// faults whose planned count is part of the test's promise (indexer kills: 20+): those
 	// that fell behind (a loaded machine makes each stop and restart slower) still happen
-	// after the workload ends, back to back, while the system catches up.
+	// after the workload ends, paced as during it, while the system catches up.
 	scheduleN := func(all bool, times []time.Duration, fn func(ctx context.Context, r *rand.Rand)) {
 		r := rand.New(rand.NewPCG(rng.Uint64(), 1))
 		wg.Go(func() {
@@ -194,7 +194,11 @@ func TestChaosConvergence(t *testing.T) {
 					}
 				case <-time.After(time.Until(start.Add(d))):
 				}
-				fn(runCtx, r)
+				fctx := runCtx
+				if runCtx.Err() != nil {
+					fctx = ctx // late faults keep their own pauses: no storm of back-to-back kills
+				}
+				fn(fctx, r)
 			}
 		})
 	}
