@@ -178,39 +178,27 @@ func TestChaosConvergence(t *testing.T) {
 		}
 		return out
 	}
-	// schedule injects a fault at each of times until the workload ends. scheduleAll is for
-	// faults whose planned count is part of the test's promise (indexer kills: 20+): those
-	// that fell behind (a loaded machine makes each stop and restart slower) still happen
-	// after the workload ends, paced as during it, while the system catches up.
-	scheduleN := func(all bool, times []time.Duration, fn func(ctx context.Context, r *rand.Rand)) {
+	schedule := func(times []time.Duration, fn func(ctx context.Context, r *rand.Rand)) {
 		r := rand.New(rand.NewPCG(rng.Uint64(), 1))
 		wg.Go(func() {
 			start := time.Now()
 			for _, d := range times {
 				select {
 				case <-runCtx.Done():
-					if !all || ctx.Err() != nil {
-						return
-					}
+					return
 				case <-time.After(time.Until(start.Add(d))):
 				}
-				fctx := runCtx
-				if runCtx.Err() != nil {
-					fctx = ctx // late faults keep their own pauses: no storm of back-to-back kills
-				}
-				fn(fctx, r)
+				fn(runCtx, r)
 			}
 		})
 	}
-	schedule := func(times []time.Duration, fn func(ctx context.Context, r *rand.Rand)) { scheduleN(false, times, fn) }
-	scheduleAll := func(times []time.Duration, fn func(ctx context.Context, r *rand.Rand)) { scheduleN(true, times, fn) }
 	sleep := func(ctx context.Context, d time.Duration) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(d):
 		}
 	}
-	scheduleAll(at(p.IndexerKills, "indexer"), func(ctx context.Context, r *rand.Rand) {
+	schedule(at(p.IndexerKills, "indexer"), func(ctx context.Context, r *rand.Rand) {
 		id := ixIDs[r.IntN(len(ixIDs))]
 		st.KillIndexer(id)
 		if reindexing.Load() {
