@@ -170,21 +170,10 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		return ix.exitErr(ctx, serveErr, err)
 	}
 
-	sc, err := ix.cfg.Kafka.Sarama()
+	sc, err := consumerConfig(ix.cfg)
 	if err != nil {
 		return fmt.Errorf("indexer: %w", err)
 	}
-	sc.ClientID = "ordertable-indexer-" + ix.cfg.InstanceID
-	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	sc.Consumer.Offsets.AutoCommit.Enable = true
-	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
-	sc.Consumer.Return.Errors = true
-	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
-	sc.Consumer.Group.Session.Timeout = 10 * time.Second
-	sc.Consumer.Group.Heartbeat.Interval = time.Second
-	sc.Consumer.Group.Rebalance.Timeout = 30 * time.Second
-	sc.ChannelBufferSize = max(256, ix.cfg.BulkSize)
 
 	pc, err := ix.cfg.Kafka.Producer()
 	if err != nil {
@@ -253,6 +242,38 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 	ix.log.Info("indexer stopped")
 	return ix.exitErr(ctx, serveErr, nil)
+}
+
+// joinReadMargin is how much longer than the rebalance timeout the consumer waits for the answer
+// to a JoinGroup.
+const joinReadMargin = 10 * time.Second
+
+// consumerConfig is the sarama configuration of the instance's consumer-group member.
+func consumerConfig(cfg Config) (*sarama.Config, error) {
+	sc, err := cfg.Kafka.Sarama()
+	if err != nil {
+		return nil, err
+	}
+	sc.ClientID = "ordertable-indexer-" + cfg.InstanceID
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	sc.Consumer.Group.Session.Timeout = 10 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = time.Second
+	// A JoinGroup is answered when every member has rejoined or, at the latest, when the
+	// rebalance timeout runs out; sarama waits for it no longer than Net.ReadTimeout. With the
+	// two equal (both were 30s) a join that waited the full rebalance timeout was given up just
+	// as the answer came, the member rejoined, and its rejoin started the next full-length
+	// rebalance: a group that kept rebalancing for minutes. The read timeout outlasts the
+	// rebalance timeout by a margin, as the Java client's join timeout does
+	// (TestGroupJoinOutlastsRebalanceTimeout).
+	sc.Consumer.Group.Rebalance.Timeout = 20 * time.Second
+	sc.Net.ReadTimeout = sc.Consumer.Group.Rebalance.Timeout + joinReadMargin
+	sc.ChannelBufferSize = max(256, cfg.BulkSize)
+	return sc, nil
 }
 
 func (ix *Indexer) exitErr(ctx context.Context, serveErr chan error, err error) error {

@@ -73,7 +73,11 @@ func Start(cfg Config) (*Broker, error) {
 		kfake.DefaultNumPartitions(int(cfg.Partitions)),
 		kfake.AllowAutoTopicCreation(),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+			ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+			if err != nil {
+				return nil, err
+			}
+			return holdListener{ln}, nil // see hold.go
 		}),
 	}
 	if cfg.DataDir != "" {
