@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,6 +170,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 			steps[s] = time.Now()
 			stepMu.Unlock()
 			r.progress("reindex: step %s", s)
+			traceStep(s)
 			return nil
 		}})
 	if err != nil {
@@ -239,6 +242,55 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	}
 	return []Figure{bf, add, p99, fails}, nil
 }
+
+// ORDERTABLE_BENCH_REINDEX_TRACE=FILE writes a Go execution trace of the bench process from the
+// backfill's start to the finish step's: where the searches during a backfill wait (go tool
+// trace -pprof=sched FILE, -pprof=sync FILE).
+// ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE does the same with a CPU profile.
+func traceStep(s reindex.Step) {
+	if path := os.Getenv("ORDERTABLE_BENCH_REINDEX_CPUPROFILE"); path != "" {
+		switch s {
+		case reindex.StepBackfilled:
+			if f, err := os.Create(path); err == nil {
+				if pprof.StartCPUProfile(f) == nil {
+					profFile = f
+				} else {
+					_ = f.Close()
+				}
+			}
+		case reindex.StepFinished:
+			if profFile != nil {
+				pprof.StopCPUProfile()
+				_ = profFile.Close()
+				profFile = nil
+			}
+		}
+	}
+	path := os.Getenv("ORDERTABLE_BENCH_REINDEX_TRACE")
+	if path == "" {
+		return
+	}
+	switch s {
+	case reindex.StepBackfilled: // the step about to run is the backfill
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		if err := trace.Start(f); err != nil {
+			_ = f.Close()
+			return
+		}
+		traceFile = f
+	case reindex.StepFinished:
+		if traceFile != nil {
+			trace.Stop()
+			_ = traceFile.Close()
+			traceFile = nil
+		}
+	}
+}
+
+var traceFile, profFile *os.File
 
 type timedSearch struct {
 	at   time.Time

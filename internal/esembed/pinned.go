@@ -42,7 +42,7 @@ type pinnedScorch struct {
 }
 
 func newPinnedScorch(storeName string, config map[string]any, q *bindex.AnalysisQueue) (bindex.Index, error) {
-	in, err := scorch.NewScorch(storeName, config, prio.analysisQueue(q))
+	in, err := scorch.NewScorch(storeName, config, q)
 	if err != nil {
 		return nil, err
 	}

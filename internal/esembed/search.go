@@ -639,7 +639,6 @@ func sortValue(cs compiledSort, hit *search.DocumentMatch, i int) any {
 
 // handleSearch is GET/POST /{target}/_search and _count.
 func (e *Engine) handleSearch(rq *request, expr string, count bool) (int, any, *esError) {
-	defer prio.search()()
 	if count {
 		if err := rq.allow("ignore_unavailable", "allow_no_indices", "expand_wildcards", "min_score", "preference", "routing", "q", "analyzer", "analyze_wildcard", "default_operator", "df", "lenient", "terminate_after", "ignore_throttled"); err != nil {
 			return 0, nil, err

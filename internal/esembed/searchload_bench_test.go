@@ -1,0 +1,100 @@
+package esembed
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkSearchDuringBulk is the reindex's search-latency question on the engine alone, without
+// the rest of the stack: the latency of a sorted first page (size 50, four sort columns in
+// turn) over 20,000 documents, one search after another, before and while two clients
+// bulk-index new documents into another index as fast as the engine takes them (a backfill
+// without a throttle). The bulk bodies are encoded beforehand, so only the engine's indexing
+// competes with the searches.
+//
+//	go test ./internal/esembed -run '^$' -bench SearchDuringBulk -benchtime 1x -v
+//
+// p99-ratio is the search p99 during the bulk load ÷ before it; bulk-docs/s what the load got.
+func BenchmarkSearchDuringBulk(b *testing.B) {
+	const live, phase = 20000, 8 * time.Second
+	r := rand.New(rand.NewPCG(3, 4))
+	docs := make([]map[string]any, live+60000)
+	for i := range docs {
+		docs[i] = orderDoc(r, i)
+	}
+	for it := 0; it < b.N; it++ {
+		url, _, stop := startEngine(b, "")
+		client := &http.Client{}
+		for _, ix := range []string{"live", "build"} {
+			req, _ := http.NewRequest(http.MethodPut, url+"/"+ix, bytes.NewReader(ordersV2Body(b)))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
+				b.Fatalf("create %s: %v %v", ix, err, resp)
+			}
+		}
+		for i := 0; i < live; i += benchBatch {
+			post(b, client, url+"/_bulk", bulkBody(docs, i, i+benchBatch, "live"))
+		}
+		post(b, client, url+"/live/_refresh", nil)
+		sorts := []string{"customer_name.keyword", "placed_at", "total", "order_number"}
+		search := func(i int) time.Duration {
+			body := []byte(`{"size":50,"sort":[{"` + sorts[i%len(sorts)] + `":"asc"}]}`)
+			t := time.Now()
+			post(b, client, url+"/live/_search", body)
+			return time.Since(t)
+		}
+		measure := func() []time.Duration {
+			var out []time.Duration
+			for t0, i := time.Now(), 0; time.Since(t0) < phase; i++ {
+				out = append(out, search(i))
+			}
+			return out
+		}
+		before := measure()
+		// The load's bodies are ready beforehand: what competes with the searches is the
+		// engine's indexing only.
+		var bodies [][]byte
+		for from := live; from+500 <= len(docs); from += 500 {
+			bodies = append(bodies, bulkBody(docs, from, from+500, "build"))
+		}
+		var indexed atomic.Int64
+		stopBulk := make(chan struct{})
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 2 {
+			wg.Go(func() {
+				bc := &http.Client{}
+				for {
+					select {
+					case <-stopBulk:
+						return
+					default:
+					}
+					k := int(next.Add(1)) - 1
+					if k >= len(bodies) {
+						return
+					}
+					post(b, bc, url+"/_bulk", bodies[k])
+					indexed.Add(500)
+				}
+			})
+		}
+		t0 := time.Now()
+		during := measure()
+		close(stopBulk)
+		wg.Wait()
+		rate := float64(indexed.Load()) / time.Since(t0).Seconds()
+		stop()
+		pb, pd := percentile(before, 0.99), percentile(during, 0.99)
+		b.Logf("search before: p50 %v p99 %v (%d); during bulk: p50 %v p90 %v p99 %v (%d); bulk %.0f docs/s",
+			percentile(before, 0.5), pb, len(before), percentile(during, 0.5), percentile(during, 0.9), pd, len(during), rate)
+		b.ReportMetric(float64(pd)/float64(pb), "p99-ratio")
+		b.ReportMetric(float64(percentile(during, 0.5))/float64(percentile(before, 0.5)), "p50-ratio")
+		b.ReportMetric(rate, "bulk-docs/s")
+	}
+}
