@@ -401,7 +401,7 @@ func newReindexer(st *stack.Stack, before ...func(ctx context.Context, s reindex
 	}
 	closeFn = func() {}
 	cfg := reindex.Config{ES: es, Orders: st.Sources(), Customers: st.Sources(), Slices: 8, Workers: 2, PageSize: 500,
-		VerifyMode: "sample", SampleSize: 500, SettleTimeout: 15 * time.Second, LeaseTTL: 3 * time.Second, LagTimeout: 3 * time.Minute}
+		VerifyMode: "sample", SampleSize: 500, SettleTimeout: time.Minute, LeaseTTL: 3 * time.Second, LagTimeout: 3 * time.Minute}
 	if g := st.IndexerGroup(); g != "" {
 		lag, err := reindex.NewKafkaLag(kafkaconfig.Config{Brokers: st.Brokers, ClientID: "chaos-reindex"}, g, []string{events.TopicCustomers, events.TopicOrders})
 		if err == nil {

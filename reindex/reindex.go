@@ -69,7 +69,10 @@ type Config struct {
 	VerifyMode string
 	SampleSize int
 	// SettleTimeout is how long verify re-checks a difference before reporting it (writes in
-	// flight resolve themselves); default 30s.
+	// flight resolve themselves); default 1m. It must outlast an indexer failover: a killed
+	// instance's partitions wait for its session to expire (10s) and for the rebalance (up to
+	// 20s), and a dual write it left half done (the live index updated, the new one not) is
+	// only redone after that.
 	SettleTimeout time.Duration
 	// LeaseTTL is the lock's lifetime without renewal (default 1m; renewed every third).
 	LeaseTTL time.Duration
@@ -134,7 +137,7 @@ func (c *Config) setDefaults() {
 		c.SampleSize = 2000
 	}
 	if c.SettleTimeout == 0 {
-		c.SettleTimeout = 30 * time.Second
+		c.SettleTimeout = time.Minute
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = time.Minute

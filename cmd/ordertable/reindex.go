@@ -42,7 +42,7 @@ func (o *reindexOpts) connFlags(c *cobra.Command) {
 	f.StringVar(&o.cfg.TargetsAlias, "targets-alias", "orders_targets", "write-target alias the indexer writes to")
 	f.StringVar(&o.cfg.JobsIndex, "jobs-index", "ordertable-jobs", "index holding reindex job state")
 	f.IntVar(&o.cfg.PageSize, "page-size", 1000, "orders per source page and bulk request (<= 1000)")
-	f.DurationVar(&o.cfg.SettleTimeout, "settle-timeout", 30*time.Second, "how long verify re-checks a difference before reporting it")
+	f.DurationVar(&o.cfg.SettleTimeout, "settle-timeout", time.Minute, "how long verify re-checks a difference before reporting it (longer than an indexer failover)")
 	f.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 }
 
