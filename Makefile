@@ -40,7 +40,7 @@ SCALE_ORDERS ?= 1000000
 .PHONY: bench-1m
 bench-1m: ## internal/bench/scale at SCALE_ORDERS orders (default 1,000,000); writes scale.json
 	ORDERTABLE_SCALE_ORDERS=$(SCALE_ORDERS) ORDERTABLE_SCALE_OUT=$(CURDIR)/scale.json \
-	  $(shell command -v flock >/dev/null 2>&1 && echo flock /tmp/ordertable-bench.lock) \
+	  $(shell command -v flock >/dev/null 2>&1 && echo flock -o /tmp/ordertable-bench.lock) \
 	  $(GO) test -count=1 -run '^TestScale$$' -v -timeout 180m ./internal/bench/scale
 
 # The embedded engine against raw bleve over ENGINE_DOCS documents (issue #3): bulk docs/s, RSS
@@ -50,7 +50,7 @@ ENGINE_DOCS ?= 1000000
 .PHONY: bench-engine-1m
 bench-engine-1m: ## internal/esembed TestLargeScaleFigures at ENGINE_DOCS documents (default 1,000,000)
 	ESEMBED_BENCH_DOCS=$(ENGINE_DOCS) \
-	  $(shell command -v flock >/dev/null 2>&1 && echo flock /tmp/ordertable-bench.lock) \
+	  $(shell command -v flock >/dev/null 2>&1 && echo flock -o /tmp/ordertable-bench.lock) \
 	  $(GO) test -count=1 -run TestLargeScaleFigures -v -timeout 180m ./internal/esembed
 
 chaos: ## the long fault-injection suite
