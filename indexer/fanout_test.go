@@ -10,23 +10,13 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/ordertable/ordertable/internal/events"
-	"github.com/ordertable/ordertable/internal/kafkaconfig"
 )
 
 // keysOnDistinctPartitions returns n keys of the form prefix<i> that the producer's hash
 // partitioner sends to n different partitions of topic.
 func keysOnDistinctPartitions(t *testing.T, brokers []string, topic, prefix string, n int) []string {
 	t.Helper()
-	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
+	parts, err := testClient(t, brokers).Partitions(topic)
 	if err != nil {
 		t.Fatal(err)
 	}

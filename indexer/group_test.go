@@ -237,15 +237,7 @@ func owns(want map[string]int32, members ...*groupMember) error {
 
 func partitionCounts(t *testing.T, brokers []string) map[string]int32 {
 	t.Helper()
-	sc, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := sarama.NewClient(brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testClient(t, brokers)
 	want := map[string]int32{}
 	for _, topic := range groupTopics {
 		ps, err := c.Partitions(topic)

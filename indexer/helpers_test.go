@@ -238,8 +238,8 @@ func readDLQ(t testing.TB, brokers []string) []dlqMessage {
 	return out
 }
 
-// readTopic returns every record of topic up to its current end.
-func readTopic(t testing.TB, brokers []string, topic string) []*sarama.ConsumerMessage {
+// testClient is a plain client of the brokers, closed when the test ends.
+func testClient(t testing.TB, brokers []string) sarama.Client {
 	t.Helper()
 	cfg, err := kafkaconfig.Config{Brokers: brokers}.Sarama()
 	if err != nil {
@@ -249,7 +249,14 @@ func readTopic(t testing.TB, brokers []string, topic string) []*sarama.ConsumerM
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// readTopic returns every record of topic up to its current end.
+func readTopic(t testing.TB, brokers []string, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	client := testClient(t, brokers)
 	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -245,52 +246,43 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 
 // ORDERTABLE_BENCH_REINDEX_TRACE=FILE writes a Go execution trace of the bench process from the
 // backfill's start to the finish step's: where the searches during a backfill wait (go tool
-// trace -pprof=sched FILE, -pprof=sync FILE).
-// ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE does the same with a CPU profile.
+// trace -pprof=sched FILE, -pprof=sync FILE). ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE does the
+// same with a CPU profile.
+var windowRecorders = []struct {
+	env   string
+	start func(io.Writer) error
+	stop  func()
+	file  *os.File // while recording
+}{
+	{env: "ORDERTABLE_BENCH_REINDEX_CPUPROFILE", start: pprof.StartCPUProfile, stop: pprof.StopCPUProfile},
+	{env: "ORDERTABLE_BENCH_REINDEX_TRACE", start: trace.Start, stop: trace.Stop},
+}
+
+// traceStep starts the recorders asked for when the backfill starts (BeforeStep of
+// StepBackfilled) and stops them when it ends.
 func traceStep(s reindex.Step) {
-	if path := os.Getenv("ORDERTABLE_BENCH_REINDEX_CPUPROFILE"); path != "" {
-		switch s {
-		case reindex.StepBackfilled:
-			if f, err := os.Create(path); err == nil {
-				if pprof.StartCPUProfile(f) == nil {
-					profFile = f
-				} else {
-					_ = f.Close()
-				}
+	for i := range windowRecorders {
+		rec := &windowRecorders[i]
+		path := os.Getenv(rec.env)
+		switch {
+		case path == "":
+		case s == reindex.StepBackfilled:
+			f, err := os.Create(path)
+			if err != nil {
+				continue
 			}
-		case reindex.StepFinished:
-			if profFile != nil {
-				pprof.StopCPUProfile()
-				_ = profFile.Close()
-				profFile = nil
+			if rec.start(f) != nil {
+				_ = f.Close()
+				continue
 			}
-		}
-	}
-	path := os.Getenv("ORDERTABLE_BENCH_REINDEX_TRACE")
-	if path == "" {
-		return
-	}
-	switch s {
-	case reindex.StepBackfilled: // the step about to run is the backfill
-		f, err := os.Create(path)
-		if err != nil {
-			return
-		}
-		if err := trace.Start(f); err != nil {
-			_ = f.Close()
-			return
-		}
-		traceFile = f
-	case reindex.StepFinished:
-		if traceFile != nil {
-			trace.Stop()
-			_ = traceFile.Close()
-			traceFile = nil
+			rec.file = f
+		case s == reindex.StepFinished && rec.file != nil:
+			rec.stop()
+			_ = rec.file.Close()
+			rec.file = nil
 		}
 	}
 }
-
-var traceFile, profFile *os.File
 
 type timedSearch struct {
 	at   time.Time
