@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -49,6 +50,10 @@ type Config struct {
 	ClusterName string
 	// NodeName is reported by GET / (default "esembed").
 	NodeName string
+	// SortCacheBytes bounds the memory of the decoded sort columns that make sorted searches
+	// cheap (sortcache.go; default 256 MiB). Negative turns the cache off: sorted searches
+	// then read every match's doc values, as bleve's own collector does.
+	SortCacheBytes int64
 }
 
 func (c *Config) setDefaults() {
@@ -60,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.NodeName == "" {
 		c.NodeName = "esembed"
+	}
+	if c.SortCacheBytes == 0 {
+		c.SortCacheBytes = defaultSortCacheBytes
 	}
 }
 
@@ -77,6 +85,9 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	an  *analyzers
+	// sortCache holds decoded sort columns (sortcache.go); nil when turned off. Atomic so
+	// that tests can compare a search with and without it on the same snapshot.
+	sortCache atomic.Pointer[sortCache]
 
 	// mu guards the catalog: indices and their aliases. Alias changes take it exclusively,
 	// so a search resolves names against one consistent catalog.
@@ -105,6 +116,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, an: newAnalyzers(), indices: map[string]*index{},
 		aliases: map[string]map[string]*aliasProps{}, stop: make(chan struct{})}
+	if cfg.SortCacheBytes > 0 {
+		e.sortCache.Store(newSortCache(cfg.SortCacheBytes))
+	}
 	if cfg.DataDir != "" {
 		st, err := openStore(e, cfg.DataDir)
 		if err != nil {
@@ -201,6 +215,9 @@ func (e *Engine) background() {
 				lastGC = now
 				for _, ix := range e.snapshotIndices() {
 					ix.expireTombstones(now)
+				}
+				if c := e.sortCache.Load(); c != nil {
+					c.prune(now, sortColumnIdle)
 				}
 			}
 			if e.store != nil {

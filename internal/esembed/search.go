@@ -803,11 +803,25 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		if size == 0 {
 			req.Fields = nil
 		}
+		sctx := ctx
+		var sc *sortedCollector
+		if sfs, cache := sortedFields(order), e.sortCache.Load(); sfs != nil && cache != nil && !sr.trackScores && sr.minScore == nil {
+			// Sorted on fields only: bleve still runs the query and counts, but the page is
+			// collected from cached sort columns (sortcache.go).
+			sc = &sortedCollector{cache: cache, sorts: sfs, after: req.SearchAfter,
+				keep: size + from, skip: from, fields: req.Fields}
+			sctx = sc.withCollector(ctx)
+			req = bleve.NewSearchRequestOptions(hq, 0, 0, false)
+			req.Score = "none"
+		}
 		ix.searchers.Add(1)
-		res, berr := ix.bidx.SearchInContext(ctx, req)
+		res, berr := ix.bidx.SearchInContext(sctx, req)
 		ix.searchers.Add(-1)
 		if berr != nil {
 			return nil, &esError{Status: 500, Type: "search_phase_execution_exception", Reason: berr.Error()}
+		}
+		if sc != nil {
+			res.Hits = sc.hits
 		}
 		total += res.Total
 		parts = append(parts, indexHits{ix: ix, res: res, specs: specs})

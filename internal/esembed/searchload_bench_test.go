@@ -21,15 +21,28 @@ import (
 //	go test ./internal/esembed -run '^$' -bench SearchDuringBulk -benchtime 1x -v
 //
 // p99-ratio is the search p99 during the bulk load ÷ before it; bulk-docs/s what the load got.
+// The sub-benchmarks run it with the engine's sort-column cache (sortcache.go) and without
+// (bleve's collector reads every match's doc values).
 func BenchmarkSearchDuringBulk(b *testing.B) {
-	const live, phase = 20000, 8 * time.Second
+	const live = 20000
 	r := rand.New(rand.NewPCG(3, 4))
 	docs := make([]map[string]any, live+60000)
 	for i := range docs {
 		docs[i] = orderDoc(r, i)
 	}
+	for _, cached := range []bool{true, false} {
+		name := map[bool]string{true: "sortcache=on", false: "sortcache=off"}[cached]
+		b.Run(name, func(b *testing.B) { searchDuringBulk(b, docs, live, cached) })
+	}
+}
+
+func searchDuringBulk(b *testing.B, docs []map[string]any, live int, cached bool) {
+	const phase = 8 * time.Second
 	for it := 0; it < b.N; it++ {
-		url, _, stop := startEngine(b, "")
+		url, eng, stop := startEngine(b, "")
+		if !cached {
+			eng.sortCache.Store(nil)
+		}
 		client := &http.Client{}
 		for _, ix := range []string{"live", "build"} {
 			req, _ := http.NewRequest(http.MethodPut, url+"/"+ix, bytes.NewReader(ordersV2Body(b)))

@@ -1,0 +1,471 @@
+package esembed
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/search"
+	bindex "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// Sorted searches: a collector over cached sort columns.
+//
+// The table the search API serves is always sorted on a column (plus the order_id
+// tiebreaker), and bleve's top-N collector computes every matching document's sort values
+// from doc values: it decodes the doc-value chunk (snappy) and rebuilds the sort strings for
+// every match on every search. Over 20,000 orders that is ~13 ms of CPU per page, most of
+// the engine's CPU while a reindex backfill competes for the same two cores (see
+// docs/performance.md). Lucene avoids that work with per-segment doc values it keeps
+// decoded and with skipping; this file does the former.
+//
+// A sort column is the sort value of every document of one immutable scorch segment, for
+// one sort field configuration, exactly as bleve's SortField.Value would compute it. It is
+// built once per segment and kept in sortCache (bounded by Config.SortCacheBytes, least
+// recently used first out; columns of segments merged away age out). A sorted search then
+// runs through bleve's own pipeline (query, searcher, pinned reader, total count) with a
+// document-match handler of ours (bleve's search.MakeDocumentMatchHandlerKey hook) that
+// looks sort values up instead of decoding them. Results are identical to bleve's collector,
+// including ties (broken by hit order) and search_after; TestSortedCollectorMatchesBleve
+// compares the two on random indices.
+
+// defaultSortCacheBytes bounds the memory of cached sort columns.
+const defaultSortCacheBytes = 256 << 20
+
+// sortColumnIdle is how long an unused column stays cached (segments that were merged
+// away are never used again).
+const sortColumnIdle = 30 * time.Second
+
+// sortCache holds sort columns of scorch segments.
+type sortCache struct {
+	max   int64
+	mu    sync.Mutex
+	cols  map[sortColumnKey]*sortColumn
+	bytes int64 // of built, cached columns
+}
+
+// sortColumnKey identifies a column: a segment (immutable, so its pointer identifies its
+// content) and the parts of a bleve SortField that decide the value.
+type sortColumnKey struct {
+	seg         segment.Segment
+	field       string
+	typ         search.SortFieldType
+	mode        search.SortFieldMode
+	missingHigh bool // a document without a value sorts as HighTerm (else LowTerm)
+}
+
+type sortColumn struct {
+	once     sync.Once
+	vals     []string // by segment-local document number
+	err      error
+	size     int64
+	lastUsed atomic.Int64 // unix nanos
+	cached   bool         // counted in sortCache.bytes (guarded by sortCache.mu)
+}
+
+func newSortCache(max int64) *sortCache {
+	return &sortCache{max: max, cols: map[sortColumnKey]*sortColumn{}}
+}
+
+// columnKey returns the key of sf's column over seg.
+func columnKey(seg segment.Segment, sf *search.SortField) sortColumnKey {
+	return sortColumnKey{seg: seg, field: sf.Field, typ: sf.Type, mode: sf.Mode,
+		missingHigh: (sf.Missing == search.SortFieldMissingLast) != sf.Desc}
+}
+
+// column returns the sort values of segment segIdx of snap (its documents start at global
+// number offset), building and caching them on first use.
+func (c *sortCache) column(snap *scorch.IndexSnapshot, segIdx int, offset uint64, sf *search.SortField) ([]string, error) {
+	ss := snap.Segments()[segIdx]
+	key := columnKey(ss.Segment(), sf)
+	c.mu.Lock()
+	col := c.cols[key]
+	if col == nil {
+		col = &sortColumn{}
+		c.cols[key] = col
+	}
+	c.mu.Unlock()
+	col.lastUsed.Store(time.Now().UnixNano())
+	col.once.Do(func() {
+		col.vals, col.err = buildSortColumn(snap, offset, uint64(ss.FullSize()), key)
+		col.size = int64(len(col.vals)) * 16
+		for _, v := range col.vals {
+			if v != search.HighTerm && v != search.LowTerm {
+				col.size += int64(len(v))
+			}
+		}
+		c.admit(key, col)
+	})
+	return col.vals, col.err
+}
+
+// admit accounts a freshly built column and evicts the least recently used ones past the
+// budget. A column larger than the whole budget (or one that failed) is not kept: the
+// search that built it still uses it.
+func (c *sortCache) admit(key sortColumnKey, col *sortColumn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if col.err != nil || col.size > c.max {
+		if c.cols[key] == col {
+			delete(c.cols, key)
+		}
+		return
+	}
+	if c.cols[key] != col {
+		return // evicted or pruned while it was being built
+	}
+	col.cached = true
+	c.bytes += col.size
+	if c.bytes <= c.max {
+		return
+	}
+	type aged struct {
+		key  sortColumnKey
+		used int64
+	}
+	var all []aged
+	for k, v := range c.cols {
+		if v.cached && v != col {
+			all = append(all, aged{k, v.lastUsed.Load()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].used < all[j].used })
+	for _, a := range all {
+		if c.bytes <= c.max {
+			break
+		}
+		c.dropLocked(a.key)
+	}
+}
+
+func (c *sortCache) dropLocked(k sortColumnKey) {
+	v := c.cols[k]
+	if v == nil {
+		return
+	}
+	if v.cached {
+		c.bytes -= v.size
+	}
+	delete(c.cols, k)
+}
+
+// prune drops the columns unused since idle before now.
+func (c *sortCache) prune(now time.Time, idle time.Duration) {
+	cut := now.Add(-idle).UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, v := range c.cols {
+		if v.cached && v.lastUsed.Load() < cut {
+			c.dropLocked(k)
+		}
+	}
+}
+
+// stats reports the number of cached columns and their bytes.
+func (c *sortCache) stats() (columns int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range c.cols {
+		if v.cached {
+			columns++
+		}
+	}
+	return columns, c.bytes
+}
+
+// buildSortColumn computes the sort value of every document of one segment through the
+// snapshot's doc-value reader (the same path bleve's collector takes, including fields
+// without doc values, which scorch uninverts).
+func buildSortColumn(snap *scorch.IndexSnapshot, offset, n uint64, key sortColumnKey) ([]string, error) {
+	sf := &search.SortField{Field: key.field, Type: key.typ, Mode: key.mode,
+		Missing: search.SortFieldMissingLast, Desc: !key.missingHigh}
+	dvr, err := snap.DocValueReader([]string{key.field})
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]string, n)
+	visit := func(field string, term []byte) { sf.UpdateVisitor(field, term) }
+	var id bindex.IndexInternalID
+	for local := uint64(0); local < n; local++ {
+		id = bindex.NewIndexInternalID(id, offset+local)
+		if err := dvr.VisitDocValues(id, visit); err != nil {
+			return nil, fmt.Errorf("sort column %s: %w", key.field, err)
+		}
+		vals[local] = sf.Value(nil)
+	}
+	return vals, nil
+}
+
+// sortedCollector collects the top from+size hits of a sorted search from sort columns.
+// Install it with withCollector; after the search, hits holds the page.
+type sortedCollector struct {
+	cache  *sortCache
+	sorts  []*search.SortField
+	after  []string // search_after values; nil when none
+	keep   int      // from + size
+	skip   int      // from
+	fields []string // stored fields to load for each hit
+
+	hits []*search.DocumentMatch
+}
+
+// sortedHit is a collected candidate.
+type sortedHit struct {
+	num  uint64 // global document number in the snapshot
+	hit  uint64 // bleve's hit number: the tiebreaker of equal sort values
+	vals []string
+}
+
+// sortedFields returns the SortFields of order when a sortedCollector can serve it: every
+// criterion sorts on a field (not on score, id or geo distance).
+func sortedFields(order search.SortOrder) []*search.SortField {
+	if len(order) == 0 {
+		return nil
+	}
+	out := make([]*search.SortField, len(order))
+	for i, s := range order {
+		sf, ok := s.(*search.SortField)
+		if !ok {
+			return nil
+		}
+		out[i] = sf
+	}
+	return out
+}
+
+// withCollector returns ctx installing sc as the document-match handler of bleve's top-N
+// collector.
+func (sc *sortedCollector) withCollector(ctx context.Context) context.Context {
+	return context.WithValue(ctx, search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(sc.makeHandler))
+}
+
+func (sc *sortedCollector) compare(a, b *sortedHit) int {
+	for k, sf := range sc.sorts {
+		av, bv := a.vals[k], b.vals[k]
+		if av == bv {
+			continue
+		}
+		c := 1
+		if av < bv {
+			c = -1
+		}
+		if sf.Desc {
+			c = -c
+		}
+		return c
+	}
+	switch {
+	case a.hit < b.hit:
+		return -1
+	case a.hit > b.hit:
+		return 1
+	}
+	return 0
+}
+
+// afterCursor reports whether vals sort strictly after the search_after values.
+func (sc *sortedCollector) afterCursor(vals []string) bool {
+	for k, sf := range sc.sorts {
+		v, a := vals[k], sc.after[k]
+		if v == a {
+			continue
+		}
+		return (v > a) != sf.Desc
+	}
+	return false
+}
+
+// hitHeap keeps the worst collected hit on top.
+type hitHeap struct {
+	sc   *sortedCollector
+	hits []*sortedHit
+}
+
+func (h *hitHeap) Len() int           { return len(h.hits) }
+func (h *hitHeap) Less(i, j int) bool { return h.sc.compare(h.hits[i], h.hits[j]) > 0 }
+func (h *hitHeap) Swap(i, j int)      { h.hits[i], h.hits[j] = h.hits[j], h.hits[i] }
+func (h *hitHeap) Push(x any)         { h.hits = append(h.hits, x.(*sortedHit)) }
+func (h *hitHeap) Pop() any {
+	n := len(h.hits) - 1
+	x := h.hits[n]
+	h.hits = h.hits[:n]
+	return x
+}
+
+// valueSource yields the sort values of a document by global number.
+type valueSource interface {
+	values(num uint64, dst []string) error
+}
+
+// columnSource reads cached columns of a scorch snapshot.
+type columnSource struct {
+	sc      *sortedCollector
+	snap    *scorch.IndexSnapshot
+	offsets []uint64 // first global number of each segment, plus the end
+	cols    [][][]string
+	cur     int // segment of the last lookup (matches mostly come in document order)
+}
+
+func newColumnSource(sc *sortedCollector, snap *scorch.IndexSnapshot) *columnSource {
+	segs := snap.Segments()
+	offsets := make([]uint64, len(segs)+1)
+	for i, ss := range segs {
+		offsets[i+1] = offsets[i] + uint64(ss.FullSize())
+	}
+	return &columnSource{sc: sc, snap: snap, offsets: offsets, cols: make([][][]string, len(segs))}
+}
+
+func (s *columnSource) values(num uint64, dst []string) error {
+	if num < s.offsets[s.cur] || num >= s.offsets[s.cur+1] {
+		i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > num }) - 1
+		if i < 0 || i >= len(s.cols) {
+			return fmt.Errorf("document %d outside the snapshot's %d documents", num, s.offsets[len(s.offsets)-1])
+		}
+		s.cur = i
+	}
+	cols := s.cols[s.cur]
+	if cols == nil {
+		cols = make([][]string, len(s.sc.sorts))
+		for k, sf := range s.sc.sorts {
+			col, err := s.sc.cache.column(s.snap, s.cur, s.offsets[s.cur], sf)
+			if err != nil {
+				return err
+			}
+			cols[k] = col
+		}
+		s.cols[s.cur] = cols
+	}
+	local := num - s.offsets[s.cur]
+	for k := range dst {
+		dst[k] = cols[k][local]
+	}
+	return nil
+}
+
+// docValueSource reads doc values per document, as bleve's collector does: the fallback for
+// a reader that is not a scorch snapshot.
+type docValueSource struct {
+	sorts []*search.SortField
+	dvr   bindex.DocValueReader
+	visit bindex.DocValueVisitor
+}
+
+func newDocValueSource(sorts []*search.SortField, r bindex.IndexReader) (*docValueSource, error) {
+	s := &docValueSource{}
+	var fields []string
+	for _, sf := range sorts {
+		s.sorts = append(s.sorts, &search.SortField{Field: sf.Field, Type: sf.Type, Mode: sf.Mode, Missing: sf.Missing, Desc: sf.Desc})
+		fields = append(fields, sf.Field)
+	}
+	dvr, err := r.DocValueReader(fields)
+	if err != nil {
+		return nil, err
+	}
+	s.dvr = dvr
+	s.visit = func(field string, term []byte) {
+		for _, sf := range s.sorts {
+			sf.UpdateVisitor(field, term)
+		}
+	}
+	return s, nil
+}
+
+func (s *docValueSource) values(num uint64, dst []string) error {
+	if err := s.dvr.VisitDocValues(bindex.NewIndexInternalID(nil, num), s.visit); err != nil {
+		return err
+	}
+	for k, sf := range s.sorts {
+		dst[k] = sf.Value(nil)
+	}
+	return nil
+}
+
+// makeHandler is a search.MakeDocumentMatchHandler.
+func (sc *sortedCollector) makeHandler(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
+	r := sctx.IndexReader
+	if r == nil {
+		return nil, false, errors.New("sorted search: no index reader")
+	}
+	var src valueSource
+	if snap, ok := r.(*scorch.IndexSnapshot); ok && sc.cache != nil {
+		src = newColumnSource(sc, snap)
+	} else {
+		dv, err := newDocValueSource(sc.sorts, r)
+		if err != nil {
+			return nil, false, err
+		}
+		src = dv
+	}
+	h := &hitHeap{sc: sc}
+	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
+	var spare *sortedHit
+	handler := func(d *search.DocumentMatch) error {
+		if d == nil {
+			return sc.finish(r, h)
+		}
+		scratch.num, scratch.hit = d.IndexInternalID.Value(), d.HitNumber
+		sctx.DocumentMatchPool.Put(d)
+		if sc.keep == 0 {
+			return nil
+		}
+		if err := src.values(scratch.num, scratch.vals); err != nil {
+			return err
+		}
+		if sc.after != nil && !sc.afterCursor(scratch.vals) {
+			return nil
+		}
+		if len(h.hits) == sc.keep {
+			if sc.compare(scratch, h.hits[0]) >= 0 {
+				return nil
+			}
+			spare = heap.Pop(h).(*sortedHit)
+		}
+		in := spare
+		if in == nil {
+			in = &sortedHit{vals: make([]string, len(sc.sorts))}
+		}
+		spare = nil
+		in.num, in.hit = scratch.num, scratch.hit
+		copy(in.vals, scratch.vals)
+		heap.Push(h, in)
+		return nil
+	}
+	return handler, false, nil
+}
+
+// finish turns the collected hits into bleve document matches, loading their stored fields
+// while the reader is still open.
+func (sc *sortedCollector) finish(r bindex.IndexReader, h *hitHeap) error {
+	hits := h.hits
+	sort.Slice(hits, func(i, j int) bool { return sc.compare(hits[i], hits[j]) < 0 })
+	if sc.skip >= len(hits) {
+		hits = nil
+	} else {
+		hits = hits[sc.skip:]
+	}
+	req := &bleve.SearchRequest{Fields: sc.fields}
+	sc.hits = make([]*search.DocumentMatch, 0, len(hits))
+	for _, c := range hits {
+		iid := bindex.NewIndexInternalID(nil, c.num)
+		id, err := r.ExternalID(iid)
+		if err != nil {
+			return fmt.Errorf("sorted search: id of document %d: %w", c.num, err)
+		}
+		dm := &search.DocumentMatch{ID: id, IndexInternalID: iid, HitNumber: c.hit, Sort: c.vals}
+		if len(sc.fields) > 0 {
+			if err, _ := bleve.LoadAndHighlightFields(dm, req, "", r, nil); err != nil {
+				return fmt.Errorf("sorted search: fields of %s: %w", id, err)
+			}
+		}
+		sc.hits = append(sc.hits, dm)
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+package esembed
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search"
+)
+
+// sortTestMapping has a field of every sortable kind, with few distinct values so that
+// ties are common (they are broken by hit order, which the two collectors must agree on).
+const sortTestMapping = `{"settings":{"number_of_shards":1,"refresh_interval":"-1"},"mappings":{"properties":{
+	"name":{"type":"text","fields":{"keyword":{"type":"keyword"}}},
+	"tag":{"type":"keyword"},
+	"n":{"type":"long"},
+	"x":{"type":"double"},
+	"small":{"type":"integer"},
+	"at":{"type":"date"},
+	"flag":{"type":"boolean"},
+	"raw":{"type":"keyword","doc_values":false}}}}`
+
+func sortTestDoc(r *rand.Rand) map[string]any {
+	d := map[string]any{}
+	words := []string{"alpha", "beta", "gamma", "delta", "Émile", "zeta", ""}
+	if r.IntN(8) > 0 {
+		d["name"] = words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]
+	}
+	switch r.IntN(6) {
+	case 0: // missing
+	case 1: // multi-valued: mode min/max decides
+		d["tag"] = []any{words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))]}
+	default:
+		d["tag"] = words[r.IntN(len(words))]
+	}
+	if r.IntN(7) > 0 {
+		d["n"] = r.Int64N(40) - 20
+	}
+	if r.IntN(7) > 0 {
+		d["x"] = float64(r.IntN(50)-25) / 4
+	}
+	if r.IntN(5) > 0 {
+		d["small"] = []any{r.IntN(10), r.IntN(10)}
+	}
+	if r.IntN(6) > 0 {
+		d["at"] = time.Date(2026, 1, 1+r.IntN(20), r.IntN(3), 0, 0, 0, time.UTC).Format(time.RFC3339)
+	}
+	if r.IntN(3) > 0 {
+		d["flag"] = r.IntN(2) == 0
+	}
+	d["raw"] = words[r.IntN(len(words))]
+	return d
+}
+
+// sortTestRequest is a random sorted search over the sortTestMapping fields.
+func sortTestRequest(r *rand.Rand) map[string]any {
+	fields := []string{"name.keyword", "tag", "n", "x", "small", "at", "flag", "_doc", "_seq_no", "absent"}
+	var sorts []any
+	for k := 0; k <= r.IntN(3); k++ {
+		f := fields[r.IntN(len(fields))]
+		spec := map[string]any{"order": []string{"asc", "desc"}[r.IntN(2)]}
+		if r.IntN(3) == 0 {
+			spec["missing"] = []string{"_first", "_last"}[r.IntN(2)]
+		}
+		if r.IntN(3) == 0 && f != "_doc" && f != "_seq_no" {
+			spec["mode"] = []string{"min", "max"}[r.IntN(2)]
+		}
+		if f == "absent" {
+			spec["unmapped_type"] = "keyword"
+		}
+		sorts = append(sorts, map[string]any{f: spec})
+	}
+	body := map[string]any{"sort": sorts, "size": 1 + r.IntN(30), "seq_no_primary_term": r.IntN(2) == 0, "version": r.IntN(2) == 0}
+	if r.IntN(3) == 0 {
+		body["from"] = r.IntN(40)
+	}
+	switch r.IntN(4) {
+	case 0:
+		body["query"] = map[string]any{"match": map[string]any{"name": "beta"}}
+	case 1:
+		body["query"] = map[string]any{"range": map[string]any{"n": map[string]any{"gte": -5}}}
+	}
+	if r.IntN(4) == 0 {
+		body["_source"] = false
+	}
+	return body
+}
+
+// TestSortedCollectorMatchesBleve runs random sorted searches, with search_after pages, on
+// one engine, each twice: once collected from cached sort columns, once by bleve's own
+// collector. Every answer must be equal.
+func TestSortedCollectorMatchesBleve(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, seed^0x50c7))
+	ts := newTestServer(t)
+	cache := ts.eng.sortCache.Load()
+	must := func(method, path string, body any) {
+		t.Helper()
+		status, m := ts.do(method, path, body)
+		if status >= 300 || get(m, "errors") == true {
+			t.Fatalf("%s %s: status %d: %v", method, path, status, m)
+		}
+	}
+	for _, ix := range []string{"st1", "st2"} {
+		must("PUT", "/"+ix, sortTestMapping)
+	}
+	must("POST", "/_aliases", `{"actions":[{"add":{"index":"st1","alias":"st"}},{"add":{"index":"st2","alias":"st"}}]}`)
+	// Several rounds, each refreshed: several segments, with updates and deletes of earlier
+	// rounds' documents (deleted documents keep their place in their segment's column).
+	next := 0
+	for round := 0; round < 6; round++ {
+		var bulk strings.Builder
+		for k := 0; k < 40+r.IntN(80); k++ {
+			ix := []string{"st1", "st2"}[r.IntN(2)]
+			if next > 0 && r.IntN(5) == 0 {
+				id := r.IntN(next)
+				if r.IntN(2) == 0 {
+					fmt.Fprintf(&bulk, `{"delete":{"_index":%q,"_id":"d%d"}}`+"\n", ix, id)
+					continue
+				}
+				b, _ := json.Marshal(sortTestDoc(r))
+				fmt.Fprintf(&bulk, `{"index":{"_index":%q,"_id":"d%d"}}`+"\n%s\n", ix, id, b)
+				continue
+			}
+			b, _ := json.Marshal(sortTestDoc(r))
+			fmt.Fprintf(&bulk, `{"index":{"_index":%q,"_id":"d%d"}}`+"\n%s\n", ix, next, b)
+			next++
+		}
+		must("POST", "/_bulk", bulk.String())
+		must("POST", "/st1,st2/_refresh", nil)
+	}
+
+	for q := 0; q < 150; q++ {
+		body := sortTestRequest(r)
+		path := []string{"/st1/_search", "/st/_search"}[r.IntN(2)]
+		for page := 0; page < 4; page++ {
+			// The same pinned snapshot answers both (refresh_interval is -1), so even
+			// ties, broken by the order of documents in the segments, must agree.
+			sa, a := ts.do("POST", path, body)
+			ts.eng.sortCache.Store(nil)
+			sb, b := ts.do("POST", path, body)
+			ts.eng.sortCache.Store(cache)
+			delete(a, "took")
+			delete(b, "took")
+			if sa != sb || !reflect.DeepEqual(a, b) {
+				t.Fatalf("POST %s %s:\ncached: %d %s\nbleve:  %d %s", path, str(body), sa, str(a), sb, str(b))
+			}
+			hits, _ := get(a, "hits.hits").([]any)
+			if sa != 200 || len(hits) == 0 || body["from"] != nil {
+				break
+			}
+			body["search_after"] = get(hits[len(hits)-1], "sort")
+		}
+	}
+	if cols, _ := cache.stats(); cols == 0 {
+		t.Fatalf("the cached engine holds no sort column: its sorted searches did not use the cache")
+	}
+}
+
+// TestSortCacheBudget checks that the cache stays within its byte budget, evicting the least
+// recently used columns, and that idle columns are pruned.
+func TestSortCacheBudget(t *testing.T) {
+	eng, err := Open(Config{SortCacheBytes: 6000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveEngine(t, eng)
+	defer func() {
+		ts.stop()
+		if err := eng.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	ts.must(200, "PUT", "/b", `{"mappings":{"properties":{"a":{"type":"keyword"},"b":{"type":"keyword"},"c":{"type":"keyword"}}}}`)
+	var bulk strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&bulk, `{"index":{"_id":"%d"}}`+"\n"+`{"a":"a%03d","b":"b%03d","c":"c%03d"}`+"\n", i, i, 99-i, i%7)
+	}
+	ts.must(200, "POST", "/b/_bulk?refresh=true", bulk.String())
+	// One column: 100 values of 16 bytes of header plus 4 bytes each: 2,000 bytes.
+	for _, f := range []string{"a", "b", "c", "a"} {
+		m := ts.must(200, "POST", "/b/_search", map[string]any{"size": 1, "sort": []any{map[string]any{f: "asc"}}})
+		if got, want := str(get(m, "hits.hits.0.sort.0")), f+"000"; got != want {
+			t.Fatalf("sort on %s: got first sort value %s, want %s", f, got, want)
+		}
+		if _, bytes := eng.sortCache.Load().stats(); bytes > 6000 {
+			t.Fatalf("after sorting on %s: cache holds %d bytes, budget 6000", f, bytes)
+		}
+	}
+	if cols, bytes := eng.sortCache.Load().stats(); cols != 3 || bytes != 6000 {
+		t.Fatalf("got %d columns of %d bytes, want 3 of 6000", cols, bytes)
+	}
+	// A fourth column (desc: its missing values sort low, so it is another column) evicts
+	// the least recently used one, which is b's.
+	ts.must(200, "POST", "/b/_search", map[string]any{"size": 1, "sort": []any{map[string]any{"c": "desc"}}})
+	if cols, bytes := eng.sortCache.Load().stats(); cols != 3 || bytes != 6000 {
+		t.Fatalf("after a fourth column: got %d columns of %d bytes, want 3 of 6000", cols, bytes)
+	}
+	c := eng.sortCache.Load()
+	c.mu.Lock()
+	for k := range c.cols {
+		if k.field == "b" {
+			t.Errorf("the least recently used column (b) was kept")
+		}
+	}
+	c.mu.Unlock()
+	eng.sortCache.Load().prune(time.Now().Add(time.Hour), time.Minute)
+	if cols, bytes := eng.sortCache.Load().stats(); cols != 0 || bytes != 0 {
+		t.Fatalf("after pruning idle columns: got %d columns of %d bytes, want none", cols, bytes)
+	}
+}
+
+// TestSortedFieldsOnlyForFieldSorts checks which sort orders the cached collector serves.
+func TestSortedFieldsOnlyForFieldSorts(t *testing.T) {
+	f := &search.SortField{Field: "a"}
+	for _, tt := range []struct {
+		name  string
+		order search.SortOrder
+		want  bool
+	}{
+		{"fields", search.SortOrder{f, &search.SortField{Field: "b", Desc: true}}, true},
+		{"none", nil, false},
+		{"score", search.SortOrder{f, &search.SortScore{}}, false},
+		{"id", search.SortOrder{&search.SortDocID{}}, false},
+	} {
+		if got := sortedFields(tt.order) != nil; got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
