@@ -815,13 +815,22 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			req.Score = "none"
 		}
 		ix.searchers.Add(1)
-		res, berr := ix.bidx.SearchInContext(sctx, req)
+		var res *bleve.SearchResult
+		var berr error
+		done := false
+		if _, all := hq.(*query.MatchAllQuery); all && sc != nil && ix.pinned != nil {
+			// Every document matches: walk the segments in sort order instead.
+			res, done, berr = sc.searchMatchAll(ix.pinned)
+		}
+		if !done && berr == nil {
+			res, berr = ix.bidx.SearchInContext(sctx, req)
+			if berr == nil && sc != nil {
+				res.Hits = sc.hits
+			}
+		}
 		ix.searchers.Add(-1)
 		if berr != nil {
 			return nil, &esError{Status: 500, Type: "search_phase_execution_exception", Reason: berr.Error()}
-		}
-		if sc != nil {
-			res.Hits = sc.hits
 		}
 		total += res.Total
 		parts = append(parts, indexHits{ix: ix, res: res, specs: specs})

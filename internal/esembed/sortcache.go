@@ -1,11 +1,14 @@
 package esembed
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,19 +55,37 @@ type sortCache struct {
 	bytes int64 // of built, cached columns
 }
 
-// sortColumnKey identifies a column: a segment (immutable, so its pointer identifies its
-// content) and the parts of a bleve SortField that decide the value.
+// sortColumnKey identifies a cache entry: a segment (immutable, so its pointer identifies its
+// content) and what is computed over it, a column or an order (columnSig, orderSig).
 type sortColumnKey struct {
-	seg         segment.Segment
-	field       string
-	typ         search.SortFieldType
-	mode        search.SortFieldMode
-	missingHigh bool // a document without a value sorts as HighTerm (else LowTerm)
+	seg segment.Segment
+	sig string
 }
 
+// columnSig names the parts of a bleve SortField that decide a document's sort value: field,
+// type, mode, and whether a document without a value sorts as HighTerm (else LowTerm).
+func columnSig(sf *search.SortField) string {
+	return fmt.Sprintf("c|%d|%d|%t|%s", sf.Type, sf.Mode, missingHigh(sf), sf.Field)
+}
+
+// orderSig names a sort order: its columns and directions.
+func orderSig(sorts []*search.SortField) string {
+	sig := "o"
+	for _, sf := range sorts {
+		sig += fmt.Sprintf("|%t|%d:%s", sf.Desc, len(columnSig(sf)), columnSig(sf))
+	}
+	return sig
+}
+
+func missingHigh(sf *search.SortField) bool {
+	return (sf.Missing == search.SortFieldMissingLast) != sf.Desc
+}
+
+// sortColumn is a cache entry: a column (vals) or an order (perm).
 type sortColumn struct {
 	once     sync.Once
-	vals     []string // by segment-local document number
+	vals     []string // a column: the sort value by segment-local document number
+	perm     []uint32 // an order: the segment's local document numbers, best first
 	err      error
 	size     int64
 	lastUsed atomic.Int64 // unix nanos
@@ -75,27 +96,14 @@ func newSortCache(max int64) *sortCache {
 	return &sortCache{max: max, cols: map[sortColumnKey]*sortColumn{}}
 }
 
-// columnKey returns the key of sf's column over seg.
-func columnKey(seg segment.Segment, sf *search.SortField) sortColumnKey {
-	return sortColumnKey{seg: seg, field: sf.Field, typ: sf.Type, mode: sf.Mode,
-		missingHigh: (sf.Missing == search.SortFieldMissingLast) != sf.Desc}
-}
-
 // column returns the sort values of segment segIdx of snap (its documents start at global
 // number offset), building and caching them on first use.
 func (c *sortCache) column(snap *scorch.IndexSnapshot, segIdx int, offset uint64, sf *search.SortField) ([]string, error) {
 	ss := snap.Segments()[segIdx]
-	key := columnKey(ss.Segment(), sf)
-	c.mu.Lock()
-	col := c.cols[key]
-	if col == nil {
-		col = &sortColumn{}
-		c.cols[key] = col
-	}
-	c.mu.Unlock()
-	col.lastUsed.Store(time.Now().UnixNano())
+	key := sortColumnKey{seg: ss.Segment(), sig: columnSig(sf)}
+	col := c.entry(key)
 	col.once.Do(func() {
-		col.vals, col.err = buildSortColumn(snap, offset, uint64(ss.FullSize()), key)
+		col.vals, col.err = buildSortColumn(snap, offset, uint64(ss.FullSize()), sf)
 		col.size = int64(len(col.vals)) * 16
 		for _, v := range col.vals {
 			if v != search.HighTerm && v != search.LowTerm {
@@ -105,6 +113,56 @@ func (c *sortCache) column(snap *scorch.IndexSnapshot, segIdx int, offset uint64
 		c.admit(key, col)
 	})
 	return col.vals, col.err
+}
+
+// order returns the local document numbers of segment segIdx of snap sorted by sorts (ties in
+// document order, as bleve breaks them), building and caching it on first use.
+func (c *sortCache) order(snap *scorch.IndexSnapshot, segIdx int, offset uint64, sorts []*search.SortField) ([]uint32, error) {
+	ss := snap.Segments()[segIdx]
+	key := sortColumnKey{seg: ss.Segment(), sig: orderSig(sorts)}
+	ent := c.entry(key)
+	ent.once.Do(func() {
+		cols := make([][]string, len(sorts))
+		for k, sf := range sorts {
+			if cols[k], ent.err = c.column(snap, segIdx, offset, sf); ent.err != nil {
+				c.admit(key, ent)
+				return
+			}
+		}
+		perm := make([]uint32, ss.FullSize())
+		for i := range perm {
+			perm[i] = uint32(i)
+		}
+		slices.SortFunc(perm, func(a, b uint32) int {
+			for k, sf := range sorts {
+				c := strings.Compare(cols[k][a], cols[k][b])
+				if c == 0 {
+					continue
+				}
+				if sf.Desc {
+					c = -c
+				}
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+		ent.perm, ent.size = perm, int64(len(perm))*4
+		c.admit(key, ent)
+	})
+	return ent.perm, ent.err
+}
+
+// entry returns the cache entry of key, adding an empty one.
+func (c *sortCache) entry(key sortColumnKey) *sortColumn {
+	c.mu.Lock()
+	ent := c.cols[key]
+	if ent == nil {
+		ent = &sortColumn{}
+		c.cols[key] = ent
+	}
+	c.mu.Unlock()
+	ent.lastUsed.Store(time.Now().UnixNano())
+	return ent
 }
 
 // admit accounts a freshly built column and evicts the least recently used ones past the
@@ -184,10 +242,11 @@ func (c *sortCache) stats() (columns int, bytes int64) {
 // buildSortColumn computes the sort value of every document of one segment through the
 // snapshot's doc-value reader (the same path bleve's collector takes, including fields
 // without doc values, which scorch uninverts).
-func buildSortColumn(snap *scorch.IndexSnapshot, offset, n uint64, key sortColumnKey) ([]string, error) {
-	sf := &search.SortField{Field: key.field, Type: key.typ, Mode: key.mode,
-		Missing: search.SortFieldMissingLast, Desc: !key.missingHigh}
-	dvr, err := snap.DocValueReader([]string{key.field})
+func buildSortColumn(snap *scorch.IndexSnapshot, offset, n uint64, spec *search.SortField) ([]string, error) {
+	// The value does not depend on the direction, only on which end a missing value takes.
+	sf := &search.SortField{Field: spec.Field, Type: spec.Type, Mode: spec.Mode,
+		Missing: search.SortFieldMissingLast, Desc: !missingHigh(spec)}
+	dvr, err := snap.DocValueReader([]string{sf.Field})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +256,7 @@ func buildSortColumn(snap *scorch.IndexSnapshot, offset, n uint64, key sortColum
 	for local := uint64(0); local < n; local++ {
 		id = bindex.NewIndexInternalID(id, offset+local)
 		if err := dvr.VisitDocValues(id, visit); err != nil {
-			return nil, fmt.Errorf("sort column %s: %w", key.field, err)
+			return nil, fmt.Errorf("sort column %s: %w", sf.Field, err)
 		}
 		vals[local] = sf.Value(nil)
 	}
@@ -281,6 +340,39 @@ func (sc *sortedCollector) afterCursor(vals []string) bool {
 		return (v > a) != sf.Desc
 	}
 	return false
+}
+
+// topHits keeps the best keep hits offered.
+type topHits struct {
+	sc    *sortedCollector
+	h     hitHeap
+	spare *sortedHit
+}
+
+func newTopHits(sc *sortedCollector) *topHits {
+	return &topHits{sc: sc, h: hitHeap{sc: sc}}
+}
+
+// offer adds a copy of c if it is among the best keep hits so far, and reports whether it was.
+func (t *topHits) offer(c *sortedHit) bool {
+	if t.sc.keep == 0 {
+		return false
+	}
+	if len(t.h.hits) == t.sc.keep {
+		if t.sc.compare(c, t.h.hits[0]) >= 0 {
+			return false
+		}
+		t.spare = heap.Pop(&t.h).(*sortedHit)
+	}
+	in := t.spare
+	if in == nil {
+		in = &sortedHit{vals: make([]string, len(t.sc.sorts))}
+	}
+	t.spare = nil
+	in.num, in.hit = c.num, c.hit
+	copy(in.vals, c.vals)
+	heap.Push(&t.h, in)
+	return true
 }
 
 // hitHeap keeps the worst collected hit on top.
@@ -404,12 +496,11 @@ func (sc *sortedCollector) makeHandler(sctx *search.SearchContext) (search.Docum
 		}
 		src = dv
 	}
-	h := &hitHeap{sc: sc}
+	top := newTopHits(sc)
 	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
-	var spare *sortedHit
 	handler := func(d *search.DocumentMatch) error {
 		if d == nil {
-			return sc.finish(r, h)
+			return sc.finish(r, top)
 		}
 		scratch.num, scratch.hit = d.IndexInternalID.Value(), d.HitNumber
 		sctx.DocumentMatchPool.Put(d)
@@ -422,29 +513,82 @@ func (sc *sortedCollector) makeHandler(sctx *search.SearchContext) (search.Docum
 		if sc.after != nil && !sc.afterCursor(scratch.vals) {
 			return nil
 		}
-		if len(h.hits) == sc.keep {
-			if sc.compare(scratch, h.hits[0]) >= 0 {
-				return nil
-			}
-			spare = heap.Pop(h).(*sortedHit)
-		}
-		in := spare
-		if in == nil {
-			in = &sortedHit{vals: make([]string, len(sc.sorts))}
-		}
-		spare = nil
-		in.num, in.hit = scratch.num, scratch.hit
-		copy(in.vals, scratch.vals)
-		heap.Push(h, in)
+		top.offer(scratch)
 		return nil
 	}
 	return handler, false, nil
 }
 
+// searchMatchAll answers a match_all query without visiting every document: each segment's
+// documents, in sort order (sortCache.order), are offered best first, from the search_after
+// cursor on, until one is not among the best so far. It reports false when the index's reader
+// is not a scorch snapshot (the caller then searches through bleve).
+func (sc *sortedCollector) searchMatchAll(p *pinnedScorch) (*bleve.SearchResult, bool, error) {
+	r, err := p.Reader()
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.Close()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, false, nil
+	}
+	top := newTopHits(sc)
+	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
+	var total, offset uint64
+	for i, ss := range snap.Segments() {
+		total += ss.Count()
+		segOffset := offset
+		offset += uint64(ss.FullSize())
+		if sc.keep == 0 || ss.Count() == 0 {
+			continue
+		}
+		perm, err := sc.cache.order(snap, i, segOffset, sc.sorts)
+		if err != nil {
+			return nil, false, err
+		}
+		cols := make([][]string, len(sc.sorts))
+		for k, sf := range sc.sorts {
+			if cols[k], err = sc.cache.column(snap, i, segOffset, sf); err != nil {
+				return nil, false, err
+			}
+		}
+		fill := func(local uint32) {
+			for k := range cols {
+				scratch.vals[k] = cols[k][local]
+			}
+		}
+		start := 0
+		if sc.after != nil {
+			start = sort.Search(len(perm), func(j int) bool {
+				fill(perm[j])
+				return sc.afterCursor(scratch.vals)
+			})
+		}
+		del := ss.Deleted()
+		for _, local := range perm[start:] {
+			if del != nil && del.Contains(local) {
+				continue
+			}
+			fill(local)
+			// The global document number orders ties as bleve's hit number does.
+			scratch.num = segOffset + uint64(local)
+			scratch.hit = scratch.num
+			if !top.offer(scratch) {
+				break // the rest of this segment sorts after it
+			}
+		}
+	}
+	if err := sc.finish(snap, top); err != nil {
+		return nil, false, err
+	}
+	return &bleve.SearchResult{Total: total, Hits: sc.hits}, true, nil
+}
+
 // finish turns the collected hits into bleve document matches, loading their stored fields
 // while the reader is still open.
-func (sc *sortedCollector) finish(r bindex.IndexReader, h *hitHeap) error {
-	hits := h.hits
+func (sc *sortedCollector) finish(r bindex.IndexReader, top *topHits) error {
+	hits := top.h.hits
 	sort.Slice(hits, func(i, j int) bool { return sc.compare(hits[i], hits[j]) < 0 })
 	if sc.skip >= len(hits) {
 		hits = nil
