@@ -808,7 +808,7 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		if sfs, cache := sortedFields(order), e.sortCache.Load(); sfs != nil && cache != nil && !sr.trackScores && sr.minScore == nil {
 			// Sorted on fields only: bleve still runs the query and counts, but the page is
 			// collected from cached sort columns (sortcache.go).
-			sc = &sortedCollector{cache: cache, sorts: sfs, after: req.SearchAfter,
+			sc = &sortedCollector{cache: cache, index: ix.uuid, sorts: sfs, after: req.SearchAfter,
 				keep: size + from, skip: from, fields: req.Fields}
 			sctx = sc.withCollector(ctx)
 			req = bleve.NewSearchRequestOptions(hq, 0, 0, false)

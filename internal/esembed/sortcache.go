@@ -17,7 +17,6 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	bindex "github.com/blevesearch/bleve_index_api"
-	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
 // Sorted searches: a collector over cached sort columns.
@@ -55,11 +54,14 @@ type sortCache struct {
 	bytes int64 // of built, cached columns
 }
 
-// sortColumnKey identifies a cache entry: a segment (immutable, so its pointer identifies its
-// content) and what is computed over it, a column or an order (columnSig, orderSig).
+// sortColumnKey identifies a cache entry: a segment and what is computed over it, a column or
+// an order (columnSig, orderSig). A segment is immutable and named by its index's UUID and
+// scorch's segment id, which stays the same in every snapshot that holds the segment (the
+// key holds no reference to the segment, so a merged-away segment's memory is not kept).
 type sortColumnKey struct {
-	seg segment.Segment
-	sig string
+	index string
+	seg   uint64
+	sig   string
 }
 
 // columnSig names the parts of a bleve SortField that decide a document's sort value: field,
@@ -98,9 +100,9 @@ func newSortCache(max int64) *sortCache {
 
 // column returns the sort values of segment segIdx of snap (its documents start at global
 // number offset), building and caching them on first use.
-func (c *sortCache) column(snap *scorch.IndexSnapshot, segIdx int, offset uint64, sf *search.SortField) ([]string, error) {
+func (c *sortCache) column(index string, snap *scorch.IndexSnapshot, segIdx int, offset uint64, sf *search.SortField) ([]string, error) {
 	ss := snap.Segments()[segIdx]
-	key := sortColumnKey{seg: ss.Segment(), sig: columnSig(sf)}
+	key := sortColumnKey{index: index, seg: ss.Id(), sig: columnSig(sf)}
 	col := c.entry(key)
 	col.once.Do(func() {
 		col.vals, col.err = buildSortColumn(snap, offset, uint64(ss.FullSize()), sf)
@@ -117,14 +119,14 @@ func (c *sortCache) column(snap *scorch.IndexSnapshot, segIdx int, offset uint64
 
 // order returns the local document numbers of segment segIdx of snap sorted by sorts (ties in
 // document order, as bleve breaks them), building and caching it on first use.
-func (c *sortCache) order(snap *scorch.IndexSnapshot, segIdx int, offset uint64, sorts []*search.SortField) ([]uint32, error) {
+func (c *sortCache) order(index string, snap *scorch.IndexSnapshot, segIdx int, offset uint64, sorts []*search.SortField) ([]uint32, error) {
 	ss := snap.Segments()[segIdx]
-	key := sortColumnKey{seg: ss.Segment(), sig: orderSig(sorts)}
+	key := sortColumnKey{index: index, seg: ss.Id(), sig: orderSig(sorts)}
 	ent := c.entry(key)
 	ent.once.Do(func() {
 		cols := make([][]string, len(sorts))
 		for k, sf := range sorts {
-			if cols[k], ent.err = c.column(snap, segIdx, offset, sf); ent.err != nil {
+			if cols[k], ent.err = c.column(index, snap, segIdx, offset, sf); ent.err != nil {
 				c.admit(key, ent)
 				return
 			}
@@ -267,6 +269,7 @@ func buildSortColumn(snap *scorch.IndexSnapshot, offset, n uint64, spec *search.
 // Install it with withCollector; after the search, hits holds the page.
 type sortedCollector struct {
 	cache  *sortCache
+	index  string // the index's UUID: the cache's name for it
 	sorts  []*search.SortField
 	after  []string // search_after values; nil when none
 	keep   int      // from + size
@@ -427,7 +430,7 @@ func (s *columnSource) values(num uint64, dst []string) error {
 	if cols == nil {
 		cols = make([][]string, len(s.sc.sorts))
 		for k, sf := range s.sc.sorts {
-			col, err := s.sc.cache.column(s.snap, s.cur, s.offsets[s.cur], sf)
+			col, err := s.sc.cache.column(s.sc.index, s.snap, s.cur, s.offsets[s.cur], sf)
 			if err != nil {
 				return err
 			}
@@ -543,13 +546,13 @@ func (sc *sortedCollector) searchMatchAll(p *pinnedScorch) (*bleve.SearchResult,
 		if sc.keep == 0 || ss.Count() == 0 {
 			continue
 		}
-		perm, err := sc.cache.order(snap, i, segOffset, sc.sorts)
+		perm, err := sc.cache.order(sc.index, snap, i, segOffset, sc.sorts)
 		if err != nil {
 			return nil, false, err
 		}
 		cols := make([][]string, len(sc.sorts))
 		for k, sf := range sc.sorts {
-			if cols[k], err = sc.cache.column(snap, i, segOffset, sf); err != nil {
+			if cols[k], err = sc.cache.column(sc.index, snap, i, segOffset, sf); err != nil {
 				return nil, false, err
 			}
 		}

@@ -234,3 +234,28 @@ func TestSortedFieldsOnlyForFieldSorts(t *testing.T) {
 		}
 	}
 }
+
+// TestSortCacheRecreatedIndex checks that an index deleted and created again under the same
+// name (whose segments scorch numbers from the start again) gets no cached column of its
+// predecessor.
+func TestSortCacheRecreatedIndex(t *testing.T) {
+	ts := newTestServer(t)
+	for round, first := range []string{"a", "z"} {
+		ts.must(200, "PUT", "/re", `{"mappings":{"properties":{"k":{"type":"keyword"}}}}`)
+		var bulk strings.Builder
+		for i := 0; i < 20; i++ {
+			v := fmt.Sprintf("m%02d", i)
+			if i == 7 {
+				v = first
+			}
+			fmt.Fprintf(&bulk, `{"index":{"_id":"%d"}}`+"\n"+`{"k":%q}`+"\n", i, v)
+		}
+		ts.must(200, "POST", "/re/_bulk?refresh=true", bulk.String())
+		m := ts.must(200, "POST", "/re/_search", map[string]any{"size": 1, "sort": []any{map[string]any{"k": "desc"}}})
+		want := map[string]string{"a": "m19", "z": "z"}[first]
+		if got := str(get(m, "hits.hits.0.sort.0")); got != want {
+			t.Fatalf("round %d: got first sort value %s, want %s", round, got, want)
+		}
+		ts.must(200, "DELETE", "/re", nil)
+	}
+}
