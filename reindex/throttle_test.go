@@ -188,3 +188,23 @@ func TestThrottleIgnoresSingleSlowProbesAndRebases(t *testing.T) {
 		t.Errorf("after the rebase: rate %.0f, want well above the floor %.0f", th.ctl.rate, before)
 	}
 }
+
+// TestCalibrateFloorsTheBaseline checks that a sub-millisecond probe is compared with
+// minProbeBaseline, not with its own jittery latency, and that a slower one keeps its median.
+func TestCalibrateFloorsTheBaseline(t *testing.T) {
+	for _, tt := range []struct {
+		probe, want time.Duration
+	}{
+		{500 * time.Microsecond, minProbeBaseline},
+		{20 * time.Millisecond, 20 * time.Millisecond},
+	} {
+		th := &throttle{ctl: newAIMD(1.75, 1000, 0), every: time.Millisecond,
+			probe: func(context.Context) (time.Duration, error) { return tt.probe, nil }}
+		if err := th.calibrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if th.baseline != tt.want {
+			t.Errorf("probe %s: baseline %s, want %s", tt.probe, th.baseline, tt.want)
+		}
+	}
+}
