@@ -137,14 +137,14 @@ func (c *sortCache) order(index string, snap *scorch.IndexSnapshot, segIdx int, 
 		}
 		slices.SortFunc(perm, func(a, b uint32) int {
 			for k, sf := range sorts {
-				c := strings.Compare(cols[k][a], cols[k][b])
-				if c == 0 {
+				d := strings.Compare(cols[k][a], cols[k][b])
+				if d == 0 {
 					continue
 				}
 				if sf.Desc {
-					c = -c
+					d = -d
 				}
-				return c
+				return d
 			}
 			return cmp.Compare(a, b)
 		})
