@@ -308,8 +308,8 @@ func (t *throttle) run(ctx context.Context) {
 // the engine answers from cached sort columns takes well under a millisecond, and at that scale
 // the Go and kernel schedulers alone move a probe by more than the target ratio: measured on two
 // shared cores, the throttle then cut the backfill 49 times, to 68 docs/s, while the readers' own
-// p99 stayed below what it was before the job. 3 ms of extra probe latency before a cut (1.75 ×)
-// is still far below what a reader of the table notices.
+// p99 stayed below what it was before the job. With the floor, a cut needs the median probe
+// above 5.25 ms (1.75 × 3 ms): still far below what a reader of the table notices.
 const minProbeBaseline = 3 * time.Millisecond
 
 // Single probes are noisy (a search's p99 is often several times its median even on an idle
