@@ -16,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/ordertable/ordertable/internal/bench/stack"
+	"github.com/ordertable/ordertable/internal/esindex"
 	"github.com/ordertable/ordertable/internal/events"
 	"github.com/ordertable/ordertable/mappings"
 )
@@ -128,6 +129,19 @@ func (r *run) searchFigures(ctx context.Context) ([]Figure, error) {
 	st, err := r.system(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The orders table exists once an indexer has started; with --only search, no group has
+	// started one yet. Bootstrap is what the indexer does, and it is idempotent.
+	esc, err := esindex.NewClient(esindex.Config{URLs: []string{st.ESURL}})
+	if err != nil {
+		return nil, err
+	}
+	table, err := mappings.First()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := esc.Bootstrap(ctx, table); err != nil {
+		return nil, fmt.Errorf("search: create the orders table: %w", err)
 	}
 	r.mu.Lock()
 	want := budgeted(r.sizes.SearchDocs, r.rawDocsS, r.sizes.Budget, 2000)
