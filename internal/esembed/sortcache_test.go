@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,4 +259,76 @@ func TestSortCacheRecreatedIndex(t *testing.T) {
 		}
 		ts.must(200, "DELETE", "/re", nil)
 	}
+}
+
+// TestSortedSearchesDuringWrites runs sorted searches from several goroutines while a writer
+// indexes, deletes and refreshes, so columns are built concurrently for segments that come and
+// go (merges); every page must be in order and every search must succeed. Run it with -race.
+func TestSortedSearchesDuringWrites(t *testing.T) {
+	seed := testSeed(t)
+	ts := newTestServer(t)
+	ts.must(200, "PUT", "/w", `{"settings":{"refresh_interval":"-1"},"mappings":{"properties":{"k":{"type":"keyword"},"n":{"type":"long"}}}}`)
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		r := rand.New(rand.NewPCG(seed, 1))
+		for round := 0; ; round++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var bulk strings.Builder
+			for i := 0; i < 50; i++ {
+				id := r.IntN(2000)
+				if r.IntN(6) == 0 {
+					fmt.Fprintf(&bulk, `{"delete":{"_id":"%d"}}`+"\n", id)
+					continue
+				}
+				fmt.Fprintf(&bulk, `{"index":{"_id":"%d"}}`+"\n"+`{"k":"v%04d","n":%d}`+"\n", id, r.IntN(500), r.IntN(100))
+			}
+			if status, _ := ts.raw("POST", "/w/_bulk?refresh=true", bulk.String()); status != 200 {
+				t.Errorf("bulk round %d: status %d", round, status)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Go(func() {
+			for i := 0; i < 60; i++ {
+				body := map[string]any{"size": 20, "sort": []any{map[string]any{"k": "asc"}, map[string]any{"n": "desc"}}}
+				if (g+i)%2 == 1 {
+					body["query"] = map[string]any{"range": map[string]any{"n": map[string]any{"gte": 10}}}
+				}
+				status, raw := ts.raw("POST", "/w/_search", body)
+				if status != 200 {
+					t.Errorf("search: status %d: %s", status, raw)
+					return
+				}
+				var res struct {
+					Hits struct {
+						Hits []struct {
+							Sort []any `json:"sort"`
+						} `json:"hits"`
+					} `json:"hits"`
+				}
+				if err := json.Unmarshal(raw, &res); err != nil {
+					t.Errorf("search: %v", err)
+					return
+				}
+				for j := 1; j < len(res.Hits.Hits); j++ {
+					a, b := res.Hits.Hits[j-1].Sort, res.Hits.Hits[j].Sort
+					if a[0].(string) > b[0].(string) || (a[0] == b[0] && a[1].(float64) < b[1].(float64)) {
+						t.Errorf("page out of order at %d: %v before %v", j, a, b)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-writerDone
 }
