@@ -27,7 +27,9 @@ import (
 // every match on every search. Over 20,000 orders that is ~13 ms of CPU per page, most of
 // the engine's CPU while a reindex backfill competes for the same two cores (see
 // docs/performance.md). Lucene avoids that work with per-segment doc values it keeps
-// decoded and with skipping; this file does the former.
+// decoded and by skipping documents that can't make the page; this file does both, the
+// skipping for match_all (the table's usual query: searchMatchAll walks each segment in a
+// cached sort order and stops early).
 //
 // A sort column is the sort value of every document of one immutable scorch segment, for
 // one sort field configuration, exactly as bleve's SortField.Value would compute it. It is
@@ -35,7 +37,8 @@ import (
 // recently used first out; columns of segments merged away age out). A sorted search then
 // runs through bleve's own pipeline (query, searcher, pinned reader, total count) with a
 // document-match handler of ours (bleve's search.MakeDocumentMatchHandlerKey hook) that
-// looks sort values up instead of decoding them. Results are identical to bleve's collector,
+// looks sort values up instead of decoding them. Entries are named by index UUID and scorch
+// segment id, which holds no segment in memory. Results are identical to bleve's collector,
 // including ties (broken by hit order) and search_after; TestSortedCollectorMatchesBleve
 // compares the two on random indices.
 
