@@ -805,7 +805,7 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		}
 		sctx := ctx
 		var sc *sortedCollector
-		if sfs, cache := sortedFields(order), e.sortCache.Load(); sfs != nil && cache != nil && !sr.trackScores && sr.minScore == nil {
+		if sfs, cache := sortedFields(order), e.sortCache.Load(); sfs != nil && cache != nil && ix.pinned != nil && !sr.trackScores && sr.minScore == nil {
 			// Sorted on fields only: bleve still runs the query and counts, but the page is
 			// collected from cached sort columns (sortcache.go).
 			sc = &sortedCollector{cache: cache, index: ix.uuid, sorts: sfs, after: req.SearchAfter,
@@ -818,7 +818,7 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 		var res *bleve.SearchResult
 		var berr error
 		done := false
-		if _, all := hq.(*query.MatchAllQuery); all && sc != nil && ix.pinned != nil {
+		if _, all := hq.(*query.MatchAllQuery); all && sc != nil {
 			// Every document matches: walk the segments in sort order instead.
 			res, done, berr = sc.searchMatchAll(ix.pinned)
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -120,6 +119,19 @@ func (c *sortCache) column(index string, snap *scorch.IndexSnapshot, segIdx int,
 	return col.vals, col.err
 }
 
+// columns returns the columns of sorts over segment segIdx of snap, in sorts' order.
+func (c *sortCache) columns(index string, snap *scorch.IndexSnapshot, segIdx int, offset uint64, sorts []*search.SortField) ([][]string, error) {
+	cols := make([][]string, len(sorts))
+	for k, sf := range sorts {
+		col, err := c.column(index, snap, segIdx, offset, sf)
+		if err != nil {
+			return nil, err
+		}
+		cols[k] = col
+	}
+	return cols, nil
+}
+
 // order returns the local document numbers of segment segIdx of snap sorted by sorts (ties in
 // document order, as bleve breaks them), building and caching it on first use.
 func (c *sortCache) order(index string, snap *scorch.IndexSnapshot, segIdx int, offset uint64, sorts []*search.SortField) ([]uint32, error) {
@@ -127,12 +139,10 @@ func (c *sortCache) order(index string, snap *scorch.IndexSnapshot, segIdx int, 
 	key := sortColumnKey{index: index, seg: ss.Id(), sig: orderSig(sorts)}
 	ent := c.entry(key)
 	ent.once.Do(func() {
-		cols := make([][]string, len(sorts))
-		for k, sf := range sorts {
-			if cols[k], ent.err = c.column(index, snap, segIdx, offset, sf); ent.err != nil {
-				c.admit(key, ent)
-				return
-			}
+		var cols [][]string
+		if cols, ent.err = c.columns(index, snap, segIdx, offset, sorts); ent.err != nil {
+			c.admit(key, ent)
+			return
 		}
 		perm := make([]uint32, ss.FullSize())
 		for i := range perm {
@@ -398,11 +408,6 @@ func (h *hitHeap) Pop() any {
 	return x
 }
 
-// valueSource yields the sort values of a document by global number.
-type valueSource interface {
-	values(num uint64, dst []string) error
-}
-
 // columnSource reads cached columns of a scorch snapshot.
 type columnSource struct {
 	sc      *sortedCollector
@@ -431,13 +436,9 @@ func (s *columnSource) values(num uint64, dst []string) error {
 	}
 	cols := s.cols[s.cur]
 	if cols == nil {
-		cols = make([][]string, len(s.sc.sorts))
-		for k, sf := range s.sc.sorts {
-			col, err := s.sc.cache.column(s.sc.index, s.snap, s.cur, s.offsets[s.cur], sf)
-			if err != nil {
-				return err
-			}
-			cols[k] = col
+		var err error
+		if cols, err = s.sc.cache.columns(s.sc.index, s.snap, s.cur, s.offsets[s.cur], s.sc.sorts); err != nil {
+			return err
 		}
 		s.cols[s.cur] = cols
 	}
@@ -448,60 +449,16 @@ func (s *columnSource) values(num uint64, dst []string) error {
 	return nil
 }
 
-// docValueSource reads doc values per document, as bleve's collector does: the fallback for
-// a reader that is not a scorch snapshot.
-type docValueSource struct {
-	sorts []*search.SortField
-	dvr   bindex.DocValueReader
-	visit bindex.DocValueVisitor
-}
-
-func newDocValueSource(sorts []*search.SortField, r bindex.IndexReader) (*docValueSource, error) {
-	s := &docValueSource{}
-	var fields []string
-	for _, sf := range sorts {
-		s.sorts = append(s.sorts, &search.SortField{Field: sf.Field, Type: sf.Type, Mode: sf.Mode, Missing: sf.Missing, Desc: sf.Desc})
-		fields = append(fields, sf.Field)
-	}
-	dvr, err := r.DocValueReader(fields)
-	if err != nil {
-		return nil, err
-	}
-	s.dvr = dvr
-	s.visit = func(field string, term []byte) {
-		for _, sf := range s.sorts {
-			sf.UpdateVisitor(field, term)
-		}
-	}
-	return s, nil
-}
-
-func (s *docValueSource) values(num uint64, dst []string) error {
-	if err := s.dvr.VisitDocValues(bindex.NewIndexInternalID(nil, num), s.visit); err != nil {
-		return err
-	}
-	for k, sf := range s.sorts {
-		dst[k] = sf.Value(nil)
-	}
-	return nil
-}
-
 // makeHandler is a search.MakeDocumentMatchHandler.
 func (sc *sortedCollector) makeHandler(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
 	r := sctx.IndexReader
-	if r == nil {
-		return nil, false, errors.New("sorted search: no index reader")
+	// The engine's indices are pinned scorch (runSearch collects through here only for them),
+	// whose readers are snapshots.
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, false, fmt.Errorf("sorted search: reader %T is not a scorch snapshot", r)
 	}
-	var src valueSource
-	if snap, ok := r.(*scorch.IndexSnapshot); ok && sc.cache != nil {
-		src = newColumnSource(sc, snap)
-	} else {
-		dv, err := newDocValueSource(sc.sorts, r)
-		if err != nil {
-			return nil, false, err
-		}
-		src = dv
-	}
+	src := newColumnSource(sc, snap)
 	top := newTopHits(sc)
 	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
 	handler := func(d *search.DocumentMatch) error {
@@ -553,11 +510,9 @@ func (sc *sortedCollector) searchMatchAll(p *pinnedScorch) (*bleve.SearchResult,
 		if err != nil {
 			return nil, false, err
 		}
-		cols := make([][]string, len(sc.sorts))
-		for k, sf := range sc.sorts {
-			if cols[k], err = sc.cache.column(sc.index, snap, i, segOffset, sf); err != nil {
-				return nil, false, err
-			}
+		cols, err := sc.cache.columns(sc.index, snap, i, segOffset, sc.sorts)
+		if err != nil {
+			return nil, false, err
 		}
 		fill := func(local uint32) {
 			for k := range cols {
