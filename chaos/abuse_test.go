@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,10 +29,7 @@ const abuseBound = 5 * time.Second
 func TestAbuseSearchAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var brokers []string
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		brokers = strings.Split(b, ",")
-	}
+	brokers := testenv.EnvKafkaBrokers()
 	st, err := stack.Start(ctx, stack.Config{ESURL: os.Getenv("ES_URL"), KafkaBrokers: brokers,
 		AdminDatabaseURL: testenv.AdminDatabaseURL(), WorkDir: t.TempDir(), Name: "abuse"})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +25,7 @@ func TestConvergenceOrderBurst(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var brokers []string
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		brokers = strings.Split(b, ",")
-	}
+	brokers := testenv.EnvKafkaBrokers()
 	st, err := stack.Start(ctx, stack.Config{ESURL: os.Getenv("ES_URL"), KafkaBrokers: brokers,
 		AdminDatabaseURL: testenv.AdminDatabaseURL(), WorkDir: t.TempDir(), Name: "burst"})
 	if err != nil {

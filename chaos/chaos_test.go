@@ -117,10 +117,7 @@ func TestChaosConvergence(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.Duration+p.ConvergeTimeout+8*time.Minute)
 	defer cancel()
-	var brokers []string
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		brokers = strings.Split(b, ",")
-	}
+	brokers := testenv.EnvKafkaBrokers()
 	st, err := stack.Start(ctx, stack.Config{
 		ESURL:             os.Getenv("ES_URL"),
 		KafkaBrokers:      brokers,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordertable/ordertable/internal/testenv"
 )
 
 // TestSearchGroupAlone runs `ordertable bench --quick --only search`: the group must measure
@@ -18,12 +20,9 @@ func TestSearchGroupAlone(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var brokers []string
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		brokers = strings.Split(b, ",")
-	}
+	brokers := testenv.EnvKafkaBrokers()
 	rep, err := Run(ctx, Config{Quick: true, Only: []string{"search"}, Seed: 7,
-		ESURL: os.Getenv("ES_URL"), KafkaBrokers: brokers, DatabaseURL: os.Getenv("DATABASE_URL")})
+		ESURL: os.Getenv("ES_URL"), KafkaBrokers: brokers, DatabaseURL: testenv.AdminDatabaseURL()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,10 +72,19 @@ func NewDatabase(t testing.TB, prefix string) string {
 // for this test. Tests that share a real cluster must use unique group and topic names.
 func KafkaBrokers(t testing.TB) []string {
 	t.Helper()
+	if b := EnvKafkaBrokers(); b != nil {
+		return b
+	}
+	return []string{EmbeddedKafka(t, "").Addr()}
+}
+
+// EnvKafkaBrokers returns KAFKA_BROKERS split at commas, or nil when it is unset (for tests
+// whose stack starts its own broker then).
+func EnvKafkaBrokers() []string {
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
 		return strings.Split(b, ",")
 	}
-	return []string{EmbeddedKafka(t, "").Addr()}
+	return nil
 }
 
 // EmbeddedKafka always starts an embedded broker (for fault-injection tests that need its
