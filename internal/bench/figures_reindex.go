@@ -164,6 +164,8 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	throttle := os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE")
 	target, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_THROTTLE_TARGET"), 64)
 	maxRate, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_MAX_RATE"), 64)
+	window := newBackfillWindow()
+	defer window.close()
 	rx, err := reindex.New(reindex.Config{ES: esc, Orders: src, Customers: src, Lag: lag, Logger: r.cfg.Logger,
 		Throttle: throttle, ThrottleTarget: target, MaxRate: maxRate,
 		BeforeStep: func(_ context.Context, s reindex.Step) error {
@@ -171,7 +173,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 			steps[s] = time.Now()
 			stepMu.Unlock()
 			r.progress("reindex: step %s", s)
-			traceStep(s)
+			window.step(s)
 			return nil
 		}})
 	if err != nil {
@@ -244,25 +246,33 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	return []Figure{bf, add, p99, fails}, nil
 }
 
-// ORDERTABLE_BENCH_REINDEX_TRACE=FILE writes a Go execution trace of the bench process from the
-// backfill's start to the finish step's: where the searches during a backfill wait (go tool
-// trace -pprof=sched FILE, -pprof=sync FILE). ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE does the
-// same with a CPU profile.
-var windowRecorders = []struct {
+// backfillWindow records the bench process during the backfill, from its start to the finish
+// step's, when asked: ORDERTABLE_BENCH_REINDEX_TRACE=FILE writes a Go execution trace (where
+// the searches during a backfill wait: go tool trace -pprof=sched FILE, -pprof=sync FILE),
+// ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE a CPU profile.
+type backfillWindow struct {
+	recs []windowRecorder
+}
+
+type windowRecorder struct {
 	env   string
 	start func(io.Writer) error
 	stop  func()
 	file  *os.File // while recording
-}{
-	{env: "ORDERTABLE_BENCH_REINDEX_CPUPROFILE", start: pprof.StartCPUProfile, stop: pprof.StopCPUProfile},
-	{env: "ORDERTABLE_BENCH_REINDEX_TRACE", start: trace.Start, stop: trace.Stop},
 }
 
-// traceStep starts the recorders asked for when the backfill starts (BeforeStep of
+func newBackfillWindow() *backfillWindow {
+	return &backfillWindow{recs: []windowRecorder{
+		{env: "ORDERTABLE_BENCH_REINDEX_CPUPROFILE", start: pprof.StartCPUProfile, stop: pprof.StopCPUProfile},
+		{env: "ORDERTABLE_BENCH_REINDEX_TRACE", start: trace.Start, stop: trace.Stop},
+	}}
+}
+
+// step starts the recorders asked for when the backfill starts (BeforeStep of
 // StepBackfilled) and stops them when it ends.
-func traceStep(s reindex.Step) {
-	for i := range windowRecorders {
-		rec := &windowRecorders[i]
+func (w *backfillWindow) step(s reindex.Step) {
+	for i := range w.recs {
+		rec := &w.recs[i]
 		path := os.Getenv(rec.env)
 		switch {
 		case path == "":
@@ -276,12 +286,26 @@ func traceStep(s reindex.Step) {
 				continue
 			}
 			rec.file = f
-		case s == reindex.StepFinished && rec.file != nil:
-			rec.stop()
-			_ = rec.file.Close()
-			rec.file = nil
+		case s == reindex.StepFinished:
+			rec.end()
 		}
 	}
+}
+
+// close stops what a job that ended before its finish step left recording.
+func (w *backfillWindow) close() {
+	for i := range w.recs {
+		w.recs[i].end()
+	}
+}
+
+func (rec *windowRecorder) end() {
+	if rec.file == nil {
+		return
+	}
+	rec.stop()
+	_ = rec.file.Close()
+	rec.file = nil
 }
 
 type timedSearch struct {
