@@ -425,6 +425,11 @@ func (e *Engine) createIndexLocked(name string, req *createIndexRequest, uuid st
 		return nil, &esError{Status: 500, Type: "exception", Reason: "create index [" + name + "]: " + err.Error()}
 	}
 	ix := newIndexState(name, uuid, created, e.an, m, s, bidx)
+	ix.beforePublish = func(snap *scorch.IndexSnapshot) {
+		if c := e.sortCache.Load(); c != nil {
+			c.warm(uuid, snap)
+		}
+	}
 	e.indices[name] = ix
 	for alias, p := range req.aliases {
 		e.putAliasLocked(alias, name, p)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	bindex "github.com/blevesearch/bleve_index_api"
 )
 
@@ -81,7 +82,10 @@ type index struct {
 	refreshMu sync.Mutex // serialises refreshes
 	bidx      bleve.Index
 	pinned    *pinnedScorch // bidx's scorch: its latest state and the snapshot search reads
-	searchers atomic.Int64  // in-flight searches (for _stats-like reporting)
+	// beforePublish, when set, sees each refresh's snapshot before searches do (the sort
+	// cache warms it).
+	beforePublish func(*scorch.IndexSnapshot)
+	searchers     atomic.Int64 // in-flight searches (for _stats-like reporting)
 }
 
 type tombstone struct {
@@ -359,25 +363,39 @@ func storedFields(d bindex.Document) getResult {
 
 // refresh makes every write so far visible to search: it flushes what is left and pins the
 // new state for readers, in one step for searchers (they see the old pin until the new one).
+//
+// The new snapshot is prepared (beforePublish: the sort cache warms it) after refreshMu is
+// released, so flushes and later refreshes don't wait for it; a later refresh that publishes
+// first wins, and its snapshot holds every write this one took.
 func (ix *index) refresh() error {
 	ix.refreshMu.Lock()
-	defer ix.refreshMu.Unlock()
 	ix.mu.Lock()
 	pend := ix.takePendingLocked()
 	ix.dirty = false
 	ix.snapGen++
 	gen := ix.snapGen
 	ix.mu.Unlock()
-	if err := ix.applyPending(pend); err != nil {
+	err := ix.applyPending(pend)
+	var r bindex.IndexReader
+	if err == nil {
+		r, err = ix.pinned.snapshot()
+	}
+	ix.refreshMu.Unlock()
+	if err != nil {
 		return err
 	}
-	if err := ix.pinned.pin(); err != nil {
+	if snap, ok := r.(*scorch.IndexSnapshot); ok && ix.beforePublish != nil {
+		ix.beforePublish(snap)
+	}
+	if err := ix.pinned.publish(r, gen); err != nil {
 		return err
 	}
 	ix.mu.Lock()
-	ix.doneGen = gen
-	close(ix.refreshed)
-	ix.refreshed = make(chan struct{})
+	if gen > ix.doneGen {
+		ix.doneGen = gen
+		close(ix.refreshed)
+		ix.refreshed = make(chan struct{})
+	}
 	ix.lastRefresh = time.Now()
 	ix.mu.Unlock()
 	return nil
@@ -424,7 +442,11 @@ func (ix *index) applyPending(pend map[string]pendingDoc) error {
 			if err := ix.bidx.Batch(b); err != nil {
 				return err
 			}
-			b.Reset()
+			// A new batch, not b.Reset(): scorch's Batch returns once every document is
+			// analysed, while the goroutine that queued them may still be ranging over b's
+			// operations (the deletes after the last document); clearing the map under it is
+			// a data race (seen by -race in TestFlushedWritesStayInvisibleUntilRefresh).
+			b = ix.bidx.NewBatch()
 		}
 	}
 	if b.Size() > 0 {

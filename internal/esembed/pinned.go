@@ -39,6 +39,8 @@ type pinnedScorch struct {
 	*scorch.Scorch
 	mu     sync.Mutex
 	pinned bindex.IndexReader // nil: nothing pinned yet, readers see the latest state
+	seq    uint64             // the refresh generation of pinned
+	closed bool
 }
 
 func newPinnedScorch(storeName string, config map[string]any, q *bindex.AnalysisQueue) (bindex.Index, error) {
@@ -72,19 +74,30 @@ func (p *pinnedScorch) Reader() (bindex.IndexReader, error) {
 // latest returns a reader over everything written so far, refreshed or not (real-time GET).
 func (p *pinnedScorch) latest() (bindex.IndexReader, error) { return p.Scorch.Reader() }
 
-// pin publishes the current state to Reader.
-func (p *pinnedScorch) pin() error {
+// snapshot returns a reader over the current state, to publish.
+func (p *pinnedScorch) snapshot() (bindex.IndexReader, error) {
 	r, err := p.Scorch.Reader()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, ok := r.(refCounted); !ok {
 		_ = r.Close()
-		return fmt.Errorf("esembed: scorch reader %T cannot be pinned", r)
+		return nil, fmt.Errorf("esembed: scorch reader %T cannot be pinned", r)
 	}
+	return r, nil
+}
+
+// publish makes r, the snapshot of refresh generation seq, what Reader returns, unless a
+// later generation was published already (refreshes prepare their snapshots concurrently) or
+// the index was closed; then r is closed.
+func (p *pinnedScorch) publish(r bindex.IndexReader, seq uint64) error {
 	p.mu.Lock()
+	if p.closed || seq < p.seq {
+		p.mu.Unlock()
+		return r.Close()
+	}
 	old := p.pinned
-	p.pinned = r
+	p.pinned, p.seq = r, seq
 	p.mu.Unlock()
 	if old != nil {
 		return old.Close()
@@ -95,7 +108,7 @@ func (p *pinnedScorch) pin() error {
 func (p *pinnedScorch) Close() error {
 	p.mu.Lock()
 	old := p.pinned
-	p.pinned = nil
+	p.pinned, p.closed = nil, true
 	p.mu.Unlock()
 	var err error
 	if old != nil {

@@ -814,11 +814,15 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 			req = bleve.NewSearchRequestOptions(hq, 0, 0, false)
 			req.Score = "none"
 		}
+		_, all := hq.(*query.MatchAllQuery)
+		if sc != nil {
+			sc.cache.noteUse(ix.uuid, sc.sorts, all)
+		}
 		ix.searchers.Add(1)
 		var res *bleve.SearchResult
 		var berr error
 		done := false
-		if _, all := hq.(*query.MatchAllQuery); all && sc != nil {
+		if all && sc != nil {
 			// Every document matches: walk the segments in sort order instead.
 			res, done, berr = sc.searchMatchAll(ix.pinned)
 		}

@@ -217,6 +217,129 @@ func TestSortCacheBudget(t *testing.T) {
 	}
 }
 
+// TestRefreshWarmsSortColumns checks that a refresh builds the sort columns and orders that
+// searches used recently over the new snapshot before publishing it, so the searches after it
+// build nothing; that an index nobody sorted is not warmed; and that sorts unused for
+// sortColumnIdle are forgotten.
+func TestRefreshWarmsSortColumns(t *testing.T) {
+	eng, err := Open(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveEngine(t, eng)
+	defer func() {
+		ts.stop()
+		if err := eng.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	cache := eng.sortCache.Load()
+	mapping := `{"mappings":{"properties":{"a":{"type":"keyword"},"n":{"type":"long"}}}}`
+	ts.must(200, "PUT", "/w", mapping)
+	ts.must(200, "PUT", "/quiet", mapping)
+	next := 0
+	write := func(index string, n int) {
+		var bulk strings.Builder
+		for range n {
+			fmt.Fprintf(&bulk, `{"index":{"_id":"%d"}}`+"\n"+`{"a":"a%05d","n":%d}`+"\n", next, next, -next)
+			next++
+		}
+		ts.must(200, "POST", "/"+index+"/_bulk?refresh=true", bulk.String())
+	}
+	// The last written document is first in both sorts.
+	searches := func() {
+		t.Helper()
+		m := ts.must(200, "POST", "/w/_search", map[string]any{"size": 2, "sort": []any{map[string]any{"a": "desc"}}})
+		if got, want := str(get(m, "hits.hits.0._id")), fmt.Sprint(next-1); got != want {
+			t.Fatalf("match_all sorted on a desc: got first hit %s, want %s", got, want)
+		}
+		exists := map[string]any{"exists": map[string]any{"field": "n"}}
+		m = ts.must(200, "POST", "/w/_search", map[string]any{"size": 2, "query": exists, "sort": []any{map[string]any{"n": "asc"}}})
+		if got, want := str(get(m, "hits.hits.0._id")), fmt.Sprint(next-1); got != want {
+			t.Fatalf("exists sorted on n asc: got first hit %s, want %s", got, want)
+		}
+	}
+	write("w", 40)
+	searches() // builds: nothing was warm yet
+	before := cache.built.Load()
+	if before == 0 {
+		t.Fatal("the first sorted searches built no column")
+	}
+	write("w", 40)
+	warmed := cache.built.Load()
+	// The new segment: a's column and order (match_all), n's column.
+	if got, want := warmed-before, int64(3); got < want {
+		t.Fatalf("the refresh built %d columns and orders, want at least %d", got, want)
+	}
+	searches()
+	if got := cache.built.Load(); got != warmed {
+		t.Fatalf("the searches after the refresh built %d columns or orders, want 0 (the refresh should have)", got-warmed)
+	}
+	write("quiet", 40)
+	if got := cache.built.Load(); got != warmed {
+		t.Fatalf("a refresh of an index nobody sorted built %d columns or orders, want 0", got-warmed)
+	}
+	cache.prune(time.Now().Add(time.Hour), sortColumnIdle)
+	write("w", 40)
+	if got := cache.built.Load(); got != warmed {
+		t.Fatalf("a refresh after the sorts went idle built %d columns or orders, want 0", got-warmed)
+	}
+}
+
+// TestWarmingFillsOnlyFreeRoom checks that a refresh does not warm past nine tenths of the
+// cache's budget (it would evict the columns searches use), and that searches still build
+// what they need then.
+func TestWarmingFillsOnlyFreeRoom(t *testing.T) {
+	// One column of 40 documents: 40 × (16 + 6) = 880 bytes; two fill 1,760 of 1,900, past
+	// nine tenths (1,710).
+	eng, err := Open(Config{SortCacheBytes: 1900})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveEngine(t, eng)
+	defer func() {
+		ts.stop()
+		if err := eng.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	cache := eng.sortCache.Load()
+	ts.must(200, "PUT", "/f", `{"mappings":{"properties":{"a":{"type":"keyword"},"b":{"type":"keyword"}}}}`)
+	next := 0
+	write := func() {
+		var bulk strings.Builder
+		for range 40 {
+			fmt.Fprintf(&bulk, `{"index":{"_id":"%d"}}`+"\n"+`{"a":"a%05d","b":"b%05d"}`+"\n", next, next, next)
+			next++
+		}
+		ts.must(200, "POST", "/f/_bulk?refresh=true", bulk.String())
+	}
+	exists := map[string]any{"exists": map[string]any{"field": "a"}}
+	sorted := func(f string) {
+		t.Helper()
+		m := ts.must(200, "POST", "/f/_search", map[string]any{"size": 1, "query": exists, "sort": []any{map[string]any{f: "desc"}}})
+		if got, want := str(get(m, "hits.hits.0._id")), fmt.Sprint(next-1); got != want {
+			t.Fatalf("sorted on %s desc: got first hit %s, want %s", f, got, want)
+		}
+	}
+	write()
+	sorted("a")
+	sorted("b")
+	if _, bytes := cache.stats(); bytes != 1760 {
+		t.Fatalf("after two sorted searches the cache holds %d bytes, want 1760", bytes)
+	}
+	built := cache.built.Load()
+	write()
+	if got := cache.built.Load(); got != built {
+		t.Fatalf("a refresh with the cache nine tenths full built %d columns, want 0", got-built)
+	}
+	sorted("a")
+	sorted("b")
+	if got := cache.built.Load(); got <= built {
+		t.Fatalf("the searches after it built no column for the new segment")
+	}
+}
+
 // TestSortedFieldsOnlyForFieldSorts checks which sort orders the cached collector serves.
 func TestSortedFieldsOnlyForFieldSorts(t *testing.T) {
 	f := &search.SortField{Field: "a"}
