@@ -21,6 +21,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		only    []string
 		mdOut   string
 		cpuProf string
+		procs   int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -32,6 +33,7 @@ and writes it as JSON (--out) with an SVG chart beside it (same name, .svg).
 Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			applyProcs(a.logger, procs)
 			if brokers != "" {
 				cfg.KafkaBrokers = strings.Split(brokers, ",")
 			}
@@ -91,6 +93,7 @@ Figure groups: ` + strings.Join(bench.Groups, ", ") + `.`,
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the generated data (default: from the clock, printed)")
 	f.StringSliceVar(&only, "only", nil, "run only these figure groups")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the whole run (every in-process component) to this file")
+	addProcsFlag(cmd, &procs)
 	return cmd
 }
 

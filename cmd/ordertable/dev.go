@@ -28,6 +28,7 @@ func newDevCmd(a *app) *cobra.Command {
 		dataDir, postgresURL, authToken            string
 		customersDBName, ordersDBName              string
 		kafkaListen, customersListen, ordersListen string
+		procs                                      int
 		esListen, indexerListen, searchListen      string
 	)
 	cmd := &cobra.Command{
@@ -42,6 +43,7 @@ healthy; Ctrl-C stops everything in reverse order. State in --data survives rest
 undelivered event and no indexed document is lost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			applyProcs(a.logger, procs)
 			if dataDir == "" {
 				d, err := defaultDataDir()
 				if err != nil {
@@ -152,6 +154,7 @@ undelivered event and no indexed document is lost.`,
 	f.StringVar(&esListen, "es-listen", "127.0.0.1:9200", "host:port of the embedded Elasticsearch-compatible engine")
 	f.StringVar(&indexerListen, "indexer-listen", "127.0.0.1:9102", "host:port of the indexer's /metrics, /healthz and /readyz")
 	f.StringVar(&searchListen, "search-listen", "127.0.0.1:8080", "host:port of the search API and web page")
+	addProcsFlag(cmd, &procs)
 	return cmd
 }
 

@@ -12,10 +12,12 @@ import (
 // newESCmd runs the embedded Elasticsearch-compatible engine.
 func newESCmd(a *app) *cobra.Command {
 	var listen, dataDir string
+	var procs int
 	cmd := &cobra.Command{
 		Use:   "es",
 		Short: "Run the embedded Elasticsearch-compatible engine (development, tests, small installs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			applyProcs(a.logger, procs)
 			eng, err := esembed.Open(esembed.Config{DataDir: dataDir, Logger: a.logger})
 			if err != nil {
 				return err
@@ -36,5 +38,6 @@ func newESCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9200", "address to serve the Elasticsearch REST API on")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (write-ahead log and indices); empty keeps everything in memory")
+	addProcsFlag(cmd, &procs)
 	return cmd
 }
