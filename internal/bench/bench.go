@@ -190,12 +190,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Started: r.start.UTC(),
 		Quick:   cfg.Quick,
 		Environment: map[string]string{
-			"cpus":  fmt.Sprint(runtime.NumCPU()),
-			"go":    runtime.Version(),
-			"os":    runtime.GOOS + "/" + runtime.GOARCH,
-			"seed":  fmt.Sprint(cfg.Seed),
-			"es":    endpointKind(cfg.ESURL),
-			"kafka": endpointKind(strings.Join(cfg.KafkaBrokers, ",")),
+			"cpus":       fmt.Sprint(runtime.NumCPU()),
+			"gomaxprocs": fmt.Sprint(runtime.GOMAXPROCS(0)),
+			"go":         runtime.Version(),
+			"os":         runtime.GOOS + "/" + runtime.GOARCH,
+			"seed":       fmt.Sprint(cfg.Seed),
+			"es":         endpointKind(cfg.ESURL),
+			"kafka":      endpointKind(strings.Join(cfg.KafkaBrokers, ",")),
 		},
 	}
 	r.progress("bench: seed %d, quick=%v, work dir %s", cfg.Seed, cfg.Quick, r.work)

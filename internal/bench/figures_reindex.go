@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"sort"
@@ -104,8 +105,13 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	samples := r.sizes.SearchSamples * 2
 	before := &latencies{}
 	bstart := time.Now()
-	for i := range samples {
-		if i >= 10 && time.Since(bstart) > r.sizes.SampleFor {
+	schedStart := readSched()
+	// The before window lasts long enough to hold the periodic events the during window holds
+	// (the live index's refresh every second, its merges): the p99 of 600 searches, a second
+	// and a half, depended on whether one of them fell in it (7.6–22 ms over runs of one build).
+	beforeFor := r.sizes.SampleFor / 2
+	for i := 0; ; i++ {
+		if i >= samples && time.Since(bstart) >= beforeFor || i >= 10 && time.Since(bstart) > r.sizes.SampleFor {
 			break
 		}
 		t := time.Now()
@@ -117,6 +123,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 		before.add(time.Since(t))
 	}
 
+	schedBefore := readSched()
 	r.progress("reindex: search before the job: %s", before.distribution())
 	// During: one searcher runs, beside the writer, until the job is done.
 	during := &latencies{}
@@ -166,8 +173,18 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	maxRate, _ := strconv.ParseFloat(os.Getenv("ORDERTABLE_BENCH_REINDEX_MAX_RATE"), 64)
 	window := newBackfillWindow()
 	defer window.close()
+	// Each cut of the backfill's rate, to tell what the throttle reacted to.
+	var cuts atomic.Int64
+	onThrottle := func(s reindex.ThrottleState) {
+		if n := int64(s.Cuts); cuts.Swap(n) < n {
+			stepMu.Lock()
+			since := time.Since(steps[reindex.StepBackfilled]).Round(10 * time.Millisecond)
+			stepMu.Unlock()
+			r.progress("reindex: throttle cut %d, %s into the backfill: %s", n, since, s)
+		}
+	}
 	rx, err := reindex.New(reindex.Config{ES: esc, Orders: src, Customers: src, Lag: lag, Logger: r.cfg.Logger,
-		Throttle: throttle, ThrottleTarget: target, MaxRate: maxRate,
+		Throttle: throttle, ThrottleTarget: target, MaxRate: maxRate, OnThrottle: onThrottle,
 		BeforeStep: func(_ context.Context, s reindex.Step) error {
 			stepMu.Lock()
 			steps[s] = time.Now()
@@ -194,6 +211,7 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	t0 := time.Now()
 	job, err := rx.Run(ctx, m, reindex.RunOptions{MappingFile: "mappings/" + latest.Index + ".json"})
 	total := time.Since(t0)
+	schedDuring := readSched()
 	stopBG()
 	wg.Wait()
 	refused := ""
@@ -228,7 +246,8 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	add := plain("reindex", "reindex.add_column_time", total.Seconds(), "s", nil)
 	add.Note = fmt.Sprintf("reindex run to %s for %d orders (plan → swap, verify in sample mode), with writes and searches running", latest.Index, n)
 	p99 := ratioOf("reindex", "reindex.search_p99_during", ms(during.percentile(99)), "ms", ms(before.percentile(99)), "search p99 before", AtMost(2))
-	p99.Note = fmt.Sprintf("%d searches during, %d before", during.count(), before.count())
+	p99.Note = fmt.Sprintf("%d searches during, %d before; goroutines' wait for a scheduler thread (GOMAXPROCS %d), p99: %s before, %s during",
+		during.count(), before.count(), runtime.GOMAXPROCS(0), schedPercentile(schedStart, schedBefore, 99), schedPercentile(schedBefore, schedDuring, 99))
 	if job != nil && job.Throttle != nil {
 		p99.Note += fmt.Sprintf("; backfill %s at its end, %d cuts", job.Throttle, job.Throttle.Cuts)
 	}
