@@ -15,8 +15,9 @@ import (
 // every thread is busy indexing waits for Go's 10 ms preemption slice at each hop (client,
 // search API, engine), and those waits are the search p99 during a reindex's backfill. With
 // more threads than CPUs, the woken search gets a thread at once and the kernel schedules it.
-// Measured (docs/performance.md, "Scheduler threads"): the p99 during ÷ before a backfill fell
-// from 2.0–4.8 at GOMAXPROCS=2 to 1.4–1.65 at 4 on two cores; 3 was not enough (2.2–2.4).
+// Measured on two cores (docs/performance.md, "Scheduler threads"): the searches' p99 during a
+// reindex backfill, median of the runs, fell from 26.9 ms at GOMAXPROCS=2 (7 runs) to 15.4 ms
+// at 4 (15 runs), with no cost to bulk indexing; 3 (2 runs) and 8 (1 run) were in between.
 
 // procsFactor is how many Go scheduler threads per CPU the combined commands use.
 const procsFactor = 2
