@@ -7,33 +7,28 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The commands that serve searches and indexing from one process (es, dev, bench) run the Go
-// scheduler with twice as many threads as CPUs. In production the search API, Elasticsearch,
-// the indexer and the reindex job are separate processes and the kernel arbitrates between
-// them, running a thread that wakes from a network wait ahead of threads that have been
-// computing. In one Go process with one scheduler thread per CPU, a search that wakes while
-// every thread is busy indexing waits for Go's 10 ms preemption slice at each hop (client,
-// search API, engine), and those waits are the search p99 during a reindex's backfill. With
-// more threads than CPUs, the woken search gets a thread at once and the kernel schedules it.
-// Measured on two cores (docs/performance.md, "Scheduler threads"): the searches' p99 during a
-// reindex backfill, median of the runs, fell from 26.9 ms at GOMAXPROCS=2 (7 runs) to 15.4 ms
-// at 4 (15 runs), with no cost to bulk indexing; 3 (2 runs) and 8 (1 run) were in between.
-
-// procsFactor is how many Go scheduler threads per CPU the combined commands use.
-const procsFactor = 2
+// --gomaxprocs on the commands that serve searches and indexing from one process (es, dev,
+// bench) trades the pipeline's throughput for the searches' tail while the engine indexes hard.
+//
+// In one Go process with one scheduler thread per CPU (Go's default), a search that wakes while
+// every thread is busy indexing waits for Go's 10 ms preemption slice at each hop (client, search
+// API, engine). With twice as many threads as CPUs the woken search gets a thread at once and
+// the kernel arbitrates, as it does between the separate processes of a production set-up.
+// Measured on two cores with PostgreSQL on the same machine (docs/performance.md, "Scheduler
+// threads"): during a reindex backfill the searches' p99 fell from a median of 26.9 ms (7 runs)
+// to 15.4 ms (15 runs) at GOMAXPROCS=4; but the same setting took 16 % off the indexer's
+// events/s and pushed the freshness p99 from 2.0 s to 2.3–3.9 s (its target is 2.2 s), since
+// the Go process then outcompetes PostgreSQL for the cores. So the default stays Go's.
 
 // addProcsFlag adds --gomaxprocs to a command that serves searches and indexing together.
 func addProcsFlag(cmd *cobra.Command, n *int) {
-	cmd.Flags().IntVar(n, "gomaxprocs", 0, "Go scheduler threads (0: twice the CPUs available; see docs/performance.md, \"Scheduler threads\")")
+	cmd.Flags().IntVar(n, "gomaxprocs", 0, "Go scheduler threads (0: Go's default, the CPUs available); twice the CPUs shortens searches' tail under heavy indexing at some cost to write throughput (docs/performance.md, \"Scheduler threads\")")
 }
 
-// applyProcs sets GOMAXPROCS to n, or to procsFactor times the CPUs the runtime found when n
-// is 0, and logs it.
+// applyProcs sets GOMAXPROCS to n when n > 0 and logs the value in use.
 func applyProcs(log *slog.Logger, n int) {
-	cpus := runtime.GOMAXPROCS(0)
-	if n <= 0 {
-		n = procsFactor * cpus
+	if n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
-	runtime.GOMAXPROCS(n)
-	log.Debug("scheduler threads", "gomaxprocs", n, "default", cpus)
+	log.Debug("scheduler threads", "gomaxprocs", runtime.GOMAXPROCS(0))
 }
