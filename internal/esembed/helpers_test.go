@@ -39,7 +39,13 @@ func newTestServer(t testing.TB) *testServer {
 
 func newTestServerAt(t testing.TB, dir string) *testServer {
 	t.Helper()
-	eng, err := Open(Config{DataDir: dir})
+	return newTestServerWith(t, Config{DataDir: dir})
+}
+
+// newTestServerWith opens an engine with cfg and serves it until the test ends.
+func newTestServerWith(t testing.TB, cfg Config) *testServer {
+	t.Helper()
+	eng, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

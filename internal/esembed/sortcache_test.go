@@ -165,17 +165,8 @@ func TestSortedCollectorMatchesBleve(t *testing.T) {
 // TestSortCacheBudget checks that the cache stays within its byte budget, evicting the least
 // recently used columns, and that idle columns are pruned.
 func TestSortCacheBudget(t *testing.T) {
-	eng, err := Open(Config{SortCacheBytes: 6000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveEngine(t, eng)
-	defer func() {
-		ts.stop()
-		if err := eng.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	ts := newTestServerWith(t, Config{SortCacheBytes: 6000})
+	eng := ts.eng
 	ts.must(200, "PUT", "/b", `{"mappings":{"properties":{"a":{"type":"keyword"},"b":{"type":"keyword"},"c":{"type":"keyword"}}}}`)
 	var bulk strings.Builder
 	for i := 0; i < 100; i++ {
@@ -222,17 +213,8 @@ func TestSortCacheBudget(t *testing.T) {
 // build nothing; that an index nobody sorted is not warmed; and that sorts unused for
 // sortColumnIdle are forgotten.
 func TestRefreshWarmsSortColumns(t *testing.T) {
-	eng, err := Open(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveEngine(t, eng)
-	defer func() {
-		ts.stop()
-		if err := eng.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	ts := newTestServerWith(t, Config{})
+	eng := ts.eng
 	cache := eng.sortCache.Load()
 	mapping := `{"mappings":{"properties":{"a":{"type":"keyword"},"n":{"type":"long"}}}}`
 	ts.must(200, "PUT", "/w", mapping)
@@ -292,17 +274,8 @@ func TestRefreshWarmsSortColumns(t *testing.T) {
 func TestWarmingFillsOnlyFreeRoom(t *testing.T) {
 	// One column of 40 documents: 40 × (16 + 6) = 880 bytes; two fill 1,760 of 1,900, past
 	// nine tenths (1,710).
-	eng, err := Open(Config{SortCacheBytes: 1900})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveEngine(t, eng)
-	defer func() {
-		ts.stop()
-		if err := eng.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	ts := newTestServerWith(t, Config{SortCacheBytes: 1900})
+	eng := ts.eng
 	cache := eng.sortCache.Load()
 	ts.must(200, "PUT", "/f", `{"mappings":{"properties":{"a":{"type":"keyword"},"b":{"type":"keyword"}}}}`)
 	next := 0
