@@ -169,13 +169,12 @@ func (c *sortCache) warm(index string, snap *scorch.IndexSnapshot) {
 	if len(specs) == 0 {
 		return
 	}
-	var offset uint64
+	offsets := segmentOffsets(snap)
 	for i, ss := range snap.Segments() {
-		segOffset := offset
-		offset += uint64(ss.FullSize())
 		if ss.Count() == 0 {
 			continue
 		}
+		segOffset := offsets[i]
 		for _, sp := range specs {
 			if c.nearlyFull() {
 				return
@@ -526,11 +525,18 @@ type columnSource struct {
 
 func newColumnSource(sc *sortedCollector, snap *scorch.IndexSnapshot) *columnSource {
 	segs := snap.Segments()
+	return &columnSource{sc: sc, snap: snap, offsets: segmentOffsets(snap), cols: make([][][]string, len(segs))}
+}
+
+// segmentOffsets returns the global number of the first document of each segment of snap,
+// plus the end.
+func segmentOffsets(snap *scorch.IndexSnapshot) []uint64 {
+	segs := snap.Segments()
 	offsets := make([]uint64, len(segs)+1)
 	for i, ss := range segs {
 		offsets[i+1] = offsets[i] + uint64(ss.FullSize())
 	}
-	return &columnSource{sc: sc, snap: snap, offsets: offsets, cols: make([][][]string, len(segs))}
+	return offsets
 }
 
 func (s *columnSource) values(num uint64, dst []string) error {
@@ -605,11 +611,11 @@ func (sc *sortedCollector) searchMatchAll(p *pinnedScorch) (*bleve.SearchResult,
 	}
 	top := newTopHits(sc)
 	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
-	var total, offset uint64
+	var total uint64
+	offsets := segmentOffsets(snap)
 	for i, ss := range snap.Segments() {
 		total += ss.Count()
-		segOffset := offset
-		offset += uint64(ss.FullSize())
+		segOffset := offsets[i]
 		if sc.keep == 0 || ss.Count() == 0 {
 			continue
 		}
