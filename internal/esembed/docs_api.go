@@ -410,7 +410,7 @@ func parseSourceFilterJSON(v any) (sourceFilter, *esError) {
 }
 
 // apply filters a source document.
-func (f sourceFilter) apply(src []byte) json.RawMessage {
+func (f sourceFilter) apply(src []byte) storedSource {
 	if !f.active() {
 		return src
 	}

@@ -85,6 +85,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	an  *analyzers
+	// respBufs pools the buffers responses are encoded into (*[]byte).
+	respBufs sync.Pool
 	// sortCache holds decoded sort columns (sortcache.go); nil when turned off. Atomic so
 	// that tests can compare a search with and without it on the same snapshot.
 	sortCache atomic.Pointer[sortCache]

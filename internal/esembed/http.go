@@ -144,6 +144,9 @@ func (rq *request) fail(err *esError) {
 	rq.replyStatus(err.Status, err.response())
 }
 
+// maxPooledResponse is the largest response buffer kept for reuse.
+const maxPooledResponse = 1 << 20
+
 // replyStatus writes body as JSON (honouring pretty and filter_path).
 func (rq *request) replyStatus(status int, body any) {
 	h := rq.w.Header()
@@ -161,16 +164,26 @@ func (rq *request) replyStatus(status int, body any) {
 		rq.w.WriteHeader(status)
 		return
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
+	// Responses are encoded into pooled buffers: a search page is tens of kilobytes.
+	buf, _ := rq.e.respBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	var enc jsonEncoder
+	out, err := enc.append((*buf)[:0], body)
+	if err != nil {
 		rq.e.log.Error("esembed: encode response", "err", err)
 		status = 500
-		buf.Reset()
-		buf.WriteString(`{"error":{"type":"exception","reason":"failed to encode response"},"status":500}`)
+		out = []byte(`{"error":{"type":"exception","reason":"failed to encode response"},"status":500}`)
+	} else {
+		out = append(out, '\n')
+		defer func() {
+			if cap(out) <= maxPooledResponse {
+				*buf = out[:0]
+				rq.e.respBufs.Put(buf)
+			}
+		}()
 	}
-	out := buf.Bytes()
 	if fp := rq.param("filter_path"); fp != "" {
 		out = applyFilterPath(out, fp)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search"
 	bindex "github.com/blevesearch/bleve_index_api"
 )
@@ -576,7 +578,7 @@ func (sc *sortedCollector) makeHandler(sctx *search.SearchContext) (search.Docum
 	scratch := &sortedHit{vals: make([]string, len(sc.sorts))}
 	handler := func(d *search.DocumentMatch) error {
 		if d == nil {
-			return sc.finish(r, top)
+			return sc.finish(snap, top)
 		}
 		scratch.num, scratch.hit = d.IndexInternalID.Value(), d.HitNumber
 		sctx.DocumentMatchPool.Put(d)
@@ -661,7 +663,7 @@ func (sc *sortedCollector) searchMatchAll(p *pinnedScorch) (*bleve.SearchResult,
 
 // finish turns the collected hits into bleve document matches, loading their stored fields
 // while the reader is still open.
-func (sc *sortedCollector) finish(r bindex.IndexReader, top *topHits) error {
+func (sc *sortedCollector) finish(snap *scorch.IndexSnapshot, top *topHits) error {
 	hits := top.h.hits
 	sort.Slice(hits, func(i, j int) bool { return sc.compare(hits[i], hits[j]) < 0 })
 	if sc.skip >= len(hits) {
@@ -669,21 +671,90 @@ func (sc *sortedCollector) finish(r bindex.IndexReader, top *topHits) error {
 	} else {
 		hits = hits[sc.skip:]
 	}
-	req := &bleve.SearchRequest{Fields: sc.fields}
 	sc.hits = make([]*search.DocumentMatch, 0, len(hits))
+	if len(hits) == 0 {
+		return nil
+	}
+	ld := newStoredLoader(snap, sc.fields)
 	for _, c := range hits {
-		iid := bindex.NewIndexInternalID(nil, c.num)
-		id, err := r.ExternalID(iid)
-		if err != nil {
-			return fmt.Errorf("sorted search: id of document %d: %w", c.num, err)
-		}
-		dm := &search.DocumentMatch{ID: id, IndexInternalID: iid, HitNumber: c.hit, Sort: c.vals}
-		if len(sc.fields) > 0 {
-			if err, _ := bleve.LoadAndHighlightFields(dm, req, "", r, nil); err != nil {
-				return fmt.Errorf("sorted search: fields of %s: %w", id, err)
-			}
+		dm := &search.DocumentMatch{IndexInternalID: bindex.NewIndexInternalID(nil, c.num), HitNumber: c.hit, Sort: c.vals}
+		if err := ld.load(c.num, dm); err != nil {
+			return fmt.Errorf("sorted search: %w", err)
 		}
 		sc.hits = append(sc.hits, dm)
+	}
+	return nil
+}
+
+// storedLoader reads a hit's id and stored fields with one visit of its segment's stored
+// document. bleve's way (ExternalID, then LoadAndHighlightFields) decompresses the stored
+// document twice, looks the id up again in the _id term dictionary of every segment
+// (IndexSnapshot.Document) and builds a document.Field for every stored field.
+type storedLoader struct {
+	segs    []*scorch.SegmentSnapshot
+	offsets []uint64
+	want    map[string]bool // stored fields to load: text as string, numeric as float64, like bleve
+}
+
+func newStoredLoader(snap *scorch.IndexSnapshot, fields []string) *storedLoader {
+	l := &storedLoader{segs: snap.Segments(), offsets: segmentOffsets(snap), want: make(map[string]bool, len(fields))}
+	for _, f := range fields {
+		l.want[f] = true
+	}
+	return l
+}
+
+// load sets dm.ID and dm.Fields for the document whose snapshot-wide number is num.
+func (l *storedLoader) load(num uint64, dm *search.DocumentMatch) error {
+	i := sort.Search(len(l.offsets), func(i int) bool { return l.offsets[i] > num }) - 1
+	if i < 0 || i >= len(l.segs) {
+		return fmt.Errorf("document %d outside the snapshot's %d documents", num, l.offsets[len(l.offsets)-1])
+	}
+	local := num - l.offsets[i]
+	if len(l.want) == 0 {
+		id, err := l.segs[i].DocID(local) // reads the id alone
+		if err != nil || id == nil {
+			return fmt.Errorf("id of document %d: %w", num, cmp.Or(err, errors.New("not stored")))
+		}
+		dm.ID = string(id)
+		return nil
+	}
+	var ferr error
+	err := l.segs[i].VisitDocument(local, func(name string, typ byte, val []byte, _ []uint64) bool {
+		if name == "_id" {
+			dm.ID = string(val)
+			return true
+		}
+		if !l.want[name] {
+			return true
+		}
+		var v any
+		switch typ {
+		case 't':
+			v = string(val)
+		case 'n':
+			i64, err := numeric.PrefixCoded(val).Int64()
+			if err != nil {
+				ferr = fmt.Errorf("stored field %s: %w", name, err)
+				return false
+			}
+			v = numeric.Int64ToFloat64(i64)
+		default:
+			return true // the engine stores only text and numeric fields
+		}
+		if dm.Fields == nil {
+			dm.Fields = make(map[string]any, len(l.want))
+		}
+		dm.Fields[name] = v
+		return true
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("fields of document %d: %w", num, err)
+	case ferr != nil:
+		return fmt.Errorf("fields of document %d: %w", num, ferr)
+	case dm.ID == "":
+		return fmt.Errorf("document %d has no stored id", num)
 	}
 	return nil
 }
