@@ -46,6 +46,14 @@ type Table struct {
 	// the mapping has none.
 	FreshnessField string
 	byName         map[string]int
+	items          *itemLayout // set by the constructor; computed per page for other tables
+}
+
+func (t *Table) itemLayout() *itemLayout {
+	if t.items != nil {
+		return t.items
+	}
+	return newItemLayout(t.Columns)
 }
 
 // Column returns the named user column.
@@ -147,6 +155,7 @@ func parseMapping(index string, mappings []byte) (*Table, error) {
 	if !ok || tb.Type != "keyword" {
 		return nil, fmt.Errorf("%w: %s: no keyword column %q to break sort ties", ErrMapping, index, tiebreaker)
 	}
+	t.items = newItemLayout(t.Columns)
 	return t, nil
 }
 

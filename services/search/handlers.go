@@ -86,14 +86,14 @@ func (s *Service) limitInFlight(c *gin.Context) {
 
 // ordersResponse is one page of the table.
 type ordersResponse struct {
-	Index          string                       `json:"index"`
-	MappingVersion int                          `json:"mapping_version"`
-	Columns        []Column                     `json:"columns"`
-	Sort           []SortKey                    `json:"sort"`
-	Items          []map[string]json.RawMessage `json:"items"`
-	Total          total                        `json:"total"`
-	NextCursor     *string                      `json:"next_cursor"`
-	FreshAsOf      *string                      `json:"fresh_as_of"`
+	Index          string    `json:"index"`
+	MappingVersion int       `json:"mapping_version"`
+	Columns        []Column  `json:"columns"`
+	Sort           []SortKey `json:"sort"`
+	Items          pageItems `json:"items"`
+	Total          total     `json:"total"`
+	NextCursor     *string   `json:"next_cursor"`
+	FreshAsOf      *string   `json:"fresh_as_of"`
 }
 
 type total struct {
@@ -128,7 +128,12 @@ func (s *Service) handleOrders(c *gin.Context) {
 	for attempt := 0; ; attempt++ {
 		resp, err := s.page(ctx, p, cur)
 		if err == nil {
-			c.JSON(http.StatusOK, resp)
+			body, err := resp.appendJSON(make([]byte, 0, 32<<10))
+			if err != nil {
+				s.writeError(c, err, cur != nil)
+				return
+			}
+			c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 			return
 		}
 		if errors.Is(err, errIndexGone) && cur == nil && attempt == 0 {
@@ -177,7 +182,7 @@ func (s *Service) page(ctx context.Context, p *params, cur *cursor) (*ordersResp
 	}
 	out := &ordersResponse{
 		Index: index, MappingVersion: t.MappingVersion, Columns: t.Columns, Sort: q.sort,
-		Items: make([]map[string]json.RawMessage, 0, min(len(res.Hits.Hits), q.size)),
+		Items: pageItems{layout: t.itemLayout(), rows: make([][]json.RawMessage, 0, min(len(res.Hits.Hits), q.size))},
 	}
 	if tt := res.Hits.Total; tt != nil {
 		out.Total = total{Value: tt.Value, Relation: tt.Relation}
@@ -196,17 +201,9 @@ func (s *Service) page(ctx context.Context, p *params, cur *cursor) (*ordersResp
 		hits = hits[:q.size]
 	}
 	for _, h := range hits {
-		var src map[string]json.RawMessage
-		if err := jsonUnmarshal(h.Source, &src); err != nil {
+		if err := out.Items.add(h.Source); err != nil {
 			return nil, fmt.Errorf("search %s: document %s: %w", index, h.ID, err)
 		}
-		item := make(map[string]json.RawMessage, len(t.Columns))
-		for _, col := range t.Columns { // metadata and unknown fields stay inside
-			if v, ok := src[col.Name]; ok {
-				item[col.Name] = v
-			}
-		}
-		out.Items = append(out.Items, item)
 	}
 	out.FreshAsOf = <-freshc
 	return out, nil
