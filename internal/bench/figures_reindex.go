@@ -268,7 +268,8 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 // backfillWindow records the bench process during the backfill, from its start to the finish
 // step's, when asked: ORDERTABLE_BENCH_REINDEX_TRACE=FILE writes a Go execution trace (where
 // the searches during a backfill wait: go tool trace -pprof=sched FILE, -pprof=sync FILE),
-// ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE a CPU profile.
+// ORDERTABLE_BENCH_REINDEX_CPUPROFILE=FILE a CPU profile, ORDERTABLE_BENCH_REINDEX_ALLOCPROFILE=FILE
+// the allocations made in the window.
 type backfillWindow struct {
 	recs []windowRecorder
 }
@@ -281,9 +282,27 @@ type windowRecorder struct {
 }
 
 func newBackfillWindow() *backfillWindow {
+	// The allocation profile is cumulative: the file holds the window's end, FILE.base its
+	// start (go tool pprof -sample_index=alloc_space -diff_base FILE.base FILE).
+	var allocs *os.File
+	allocStart := func(w io.Writer) error {
+		f, ok := w.(*os.File)
+		if !ok {
+			return errors.New("allocation profile: not a file")
+		}
+		base, err := os.Create(f.Name() + ".base")
+		if err != nil {
+			return err
+		}
+		defer base.Close()
+		allocs = f
+		return pprof.Lookup("allocs").WriteTo(base, 0)
+	}
+	allocStop := func() { _ = pprof.Lookup("allocs").WriteTo(allocs, 0) }
 	return &backfillWindow{recs: []windowRecorder{
 		{env: "ORDERTABLE_BENCH_REINDEX_CPUPROFILE", start: pprof.StartCPUProfile, stop: pprof.StopCPUProfile},
 		{env: "ORDERTABLE_BENCH_REINDEX_TRACE", start: trace.Start, stop: trace.Stop},
+		{env: "ORDERTABLE_BENCH_REINDEX_ALLOCPROFILE", start: allocStart, stop: allocStop},
 	}}
 }
 

@@ -69,6 +69,8 @@ func (e *jsonEncoder) append(dst []byte, v any) ([]byte, error) {
 			return e.fallback(dst, t) // encoding/json's error
 		}
 		return appendFloat(dst, t), nil
+	case *searchHit:
+		return e.appendHit(dst, t)
 	case storedSource:
 		if len(t) == 0 {
 			return append(dst, "null"...), nil
@@ -160,4 +162,72 @@ func appendFloat(dst []byte, f float64) []byte {
 		}
 	}
 	return dst
+}
+
+// searchHit is one hit of a search response. It replaces a map per hit; appendHit writes it as
+// encoding/json wrote that map (keys sorted, absent keys left out).
+type searchHit struct {
+	index, id  string
+	score      any // float64, or nil when not scored
+	version    int64
+	hasVersion bool
+	seqNo      int64 // with _primary_term
+	hasSeqNo   bool
+	source     storedSource
+	hasSource  bool
+	fields     map[string]any // docvalue_fields; nil for none
+	sort       []any
+	hasSort    bool
+}
+
+// MarshalJSON is for encoding/json users (a value appendJSON hands over).
+func (h *searchHit) MarshalJSON() ([]byte, error) {
+	return encodeJSON(h)
+}
+
+func (e *jsonEncoder) appendHit(dst []byte, h *searchHit) ([]byte, error) {
+	var err error
+	dst = append(dst, `{"_id":`...)
+	if dst, err = e.appendString(dst, h.id); err != nil {
+		return nil, err
+	}
+	dst = append(dst, `,"_index":`...)
+	if dst, err = e.appendString(dst, h.index); err != nil {
+		return nil, err
+	}
+	if h.hasSeqNo {
+		dst = append(dst, `,"_primary_term":`...)
+		dst = strconv.AppendInt(dst, primaryTerm, 10)
+	}
+	dst = append(dst, `,"_score":`...)
+	if dst, err = e.append(dst, h.score); err != nil {
+		return nil, err
+	}
+	if h.hasSeqNo {
+		dst = append(dst, `,"_seq_no":`...)
+		dst = strconv.AppendInt(dst, h.seqNo, 10)
+	}
+	if h.hasSource {
+		dst = append(dst, `,"_source":`...)
+		if dst, err = e.append(dst, h.source); err != nil {
+			return nil, err
+		}
+	}
+	if h.hasVersion {
+		dst = append(dst, `,"_version":`...)
+		dst = strconv.AppendInt(dst, h.version, 10)
+	}
+	if h.fields != nil {
+		dst = append(dst, `,"fields":`...)
+		if dst, err = e.append(dst, h.fields); err != nil {
+			return nil, err
+		}
+	}
+	if h.hasSort {
+		dst = append(dst, `,"sort":`...)
+		if dst, err = e.append(dst, h.sort); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
 }

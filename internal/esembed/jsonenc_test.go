@@ -130,3 +130,49 @@ func FuzzEncodeJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchHitMatchesMap: a searchHit is written as encoding/json wrote the map a hit used
+// to be, whichever parts the request asked for.
+func TestSearchHitMatchesMap(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, seed^0x417))
+	for i := 0; i < 2000; i++ {
+		h := &searchHit{index: jsonTestStrings[r.IntN(len(jsonTestStrings))], id: jsonTestStrings[r.IntN(len(jsonTestStrings))]}
+		m := map[string]any{"_index": h.index, "_id": h.id, "_score": nil}
+		if r.IntN(2) == 0 {
+			f := []float64{0, 1.5, 3e-9, 12}[r.IntN(4)]
+			h.score, m["_score"] = f, f
+		}
+		if r.IntN(2) == 0 {
+			h.version, h.hasVersion = r.Int64N(1e12), true
+			m["_version"] = h.version
+		}
+		if r.IntN(2) == 0 {
+			h.seqNo, h.hasSeqNo = r.Int64N(1e6), true
+			m["_seq_no"], m["_primary_term"] = h.seqNo, primaryTerm
+		}
+		if r.IntN(3) > 0 {
+			b, _ := json.Marshal(map[string]any{"customer_name": jsonTestStrings[r.IntN(len(jsonTestStrings))], "total": r.IntN(100)})
+			h.source, h.hasSource = storedSource(b), true
+			m["_source"] = json.RawMessage(b)
+		}
+		if r.IntN(4) == 0 {
+			h.fields = map[string]any{"placed_at": []any{"2026-01-01T00:00:00.000Z"}}
+			m["fields"] = h.fields
+		}
+		if r.IntN(2) == 0 {
+			h.sort, h.hasSort = []any{jsonTestStrings[r.IntN(len(jsonTestStrings))], 12.5, nil}, true
+			m["sort"] = h.sort
+		}
+		got, err := encodeJSON([]any{h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := stdJSON(t, []any{m}); !bytes.Equal(got, want) {
+			t.Fatalf("hit %d:\n got %s\nwant %s", i, got, want)
+		}
+		if viaStd := stdJSON(t, h); !bytes.Equal(viaStd, got[1:len(got)-1]) {
+			t.Fatalf("encoding/json of a searchHit: %s, want %s", viaStd, got[1:len(got)-1])
+		}
+	}
+}

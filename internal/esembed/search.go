@@ -896,28 +896,33 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 	var maxScore float64 = math.Inf(-1)
 	for _, c := range all {
 		h := c.hit
-		hit := map[string]any{"_index": c.p.ix.name, "_id": h.ID}
+		hit := &searchHit{index: c.p.ix.name, id: h.ID}
 		if sortByScore || sr.trackScores {
-			hit["_score"] = h.Score
+			hit.score = h.Score
 			if h.Score > maxScore {
 				maxScore = h.Score
 			}
-		} else {
-			hit["_score"] = nil
 		}
 		if sr.version {
-			hit["_version"] = fromLongKey(numField(h, fieldVersion))
+			hit.version = fromLongKey(numField(h, fieldVersion))
+			hit.hasVersion = true
 		}
 		if sr.seqNoPT {
-			hit["_seq_no"] = fromLongKey(numField(h, fieldSeqNo))
-			hit["_primary_term"] = primaryTerm
+			hit.seqNo = fromLongKey(numField(h, fieldSeqNo))
+			hit.hasSeqNo = true
 		}
-		src, _ := h.Fields[fieldSource].(string)
-		if !sr.source.disabled && src != "" {
-			hit["_source"] = sr.source.apply([]byte(src))
+		var src []byte
+		switch v := h.Fields[fieldSource].(type) {
+		case storedSource: // the sorted collector's storedLoader
+			src = v
+		case string: // bleve's collector
+			src = []byte(v)
 		}
-		if len(sr.docValueFields) > 0 && src != "" {
-			if parsed, err := parseSource([]byte(src)); err == nil {
+		if !sr.source.disabled && len(src) > 0 {
+			hit.source, hit.hasSource = sr.source.apply(src), true
+		}
+		if len(sr.docValueFields) > 0 && len(src) > 0 {
+			if parsed, err := parseSource(src); err == nil {
 				m := c.p.ix.mapping.Load()
 				fields := map[string]any{}
 				for _, d := range sr.docValueFields {
@@ -937,12 +942,12 @@ func (e *Engine) runSearch(ctx context.Context, ixs []*index, filters map[string
 					}
 				}
 				if len(fields) > 0 {
-					hit["fields"] = fields
+					hit.fields = fields
 				}
 			}
 		}
 		if len(sr.sort) > 0 {
-			hit["sort"] = c.vals
+			hit.sort, hit.hasSort = c.vals, true
 		}
 		out.hits = append(out.hits, hit)
 	}

@@ -1,6 +1,7 @@
 package esembed
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -693,7 +694,7 @@ func (sc *sortedCollector) finish(snap *scorch.IndexSnapshot, top *topHits) erro
 type storedLoader struct {
 	segs    []*scorch.SegmentSnapshot
 	offsets []uint64
-	want    map[string]bool // stored fields to load: text as string, numeric as float64, like bleve
+	want    map[string]bool // stored fields to load: text as string (the source as storedSource), numeric as float64
 }
 
 func newStoredLoader(snap *scorch.IndexSnapshot, fields []string) *storedLoader {
@@ -731,7 +732,11 @@ func (l *storedLoader) load(num uint64, dm *search.DocumentMatch) error {
 		var v any
 		switch typ {
 		case 't':
-			v = string(val)
+			if name == fieldSource {
+				v = storedSource(bytes.Clone(val)) // written into the response as it is
+			} else {
+				v = string(val)
+			}
 		case 'n':
 			i64, err := numeric.PrefixCoded(val).Int64()
 			if err != nil {

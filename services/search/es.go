@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -83,7 +84,7 @@ type searchResponse struct {
 		Hits []struct {
 			Index  string            `json:"_index"`
 			ID     string            `json:"_id"`
-			Source json.RawMessage   `json:"_source"`
+			Source borrowedJSON      `json:"_source"`
 			Sort   []json.RawMessage `json:"sort"`
 		} `json:"hits"`
 	} `json:"hits"`
@@ -112,11 +113,40 @@ func (s *store) search(ctx context.Context, index string, body any) (*searchResp
 	if res.IsError() {
 		return nil, fmt.Errorf("search %s: %w", index, responseError(res))
 	}
+	raw, err := readBody(res)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: read: %w", index, err)
+	}
 	var out searchResponse
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("search %s: decode: %w", index, err)
 	}
 	return &out, nil
+}
+
+// borrowedJSON is a raw JSON value that shares the memory of the answer it was decoded from
+// (json.Unmarshal validates the whole input first, then hands each value its slice of it):
+// a page's sources are not copied out of the engine's answer, which stays alive as long as
+// they do. Only for input nobody writes to after decoding.
+type borrowedJSON []byte
+
+// UnmarshalJSON keeps data without copying it.
+func (b *borrowedJSON) UnmarshalJSON(data []byte) error {
+	*b = data
+	return nil
+}
+
+// readBody reads a response body, in one allocation when its length is announced (the
+// announced length is only a hint: a body the transport decompressed is longer).
+func readBody(res *esapi.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n, err := strconv.Atoi(res.Header.Get("Content-Length")); err == nil && n >= 0 && n <= 64<<20 {
+		buf.Grow(n + bytes.MinRead) // room for the read that sees EOF
+	}
+	if _, err := buf.ReadFrom(res.Body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func responseError(res *esapi.Response) error {
