@@ -13,12 +13,13 @@ import (
 func newESCmd(a *app) *cobra.Command {
 	var listen, dataDir string
 	var procs int
+	var maxContent int64
 	cmd := &cobra.Command{
 		Use:   "es",
 		Short: "Run the embedded Elasticsearch-compatible engine (development, tests, small installs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			applyProcs(a.logger, procs)
-			eng, err := esembed.Open(esembed.Config{DataDir: dataDir, Logger: a.logger})
+			eng, err := esembed.Open(esembed.Config{DataDir: dataDir, Logger: a.logger, MaxContentLength: maxContent})
 			if err != nil {
 				return err
 			}
@@ -38,6 +39,7 @@ func newESCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9200", "address to serve the Elasticsearch REST API on")
 	cmd.Flags().StringVar(&dataDir, "data", "", "data directory (write-ahead log and indices); empty keeps everything in memory")
+	cmd.Flags().Int64Var(&maxContent, "max-content-length", 100<<20, "largest request body accepted, in bytes (Elasticsearch's http.max_content_length); a larger one is answered 413")
 	addProcsFlag(cmd, &procs)
 	return cmd
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// cheap (sortcache.go; default 256 MiB). Negative turns the cache off: sorted searches
 	// then read every match's doc values, as bleve's own collector does.
 	SortCacheBytes int64
+	// MaxContentLength is the largest request body accepted, as Elasticsearch's
+	// http.max_content_length (default 100 MiB); a larger one is answered 413 before it is
+	// read, so one oversized bulk cannot exhaust the engine's memory.
+	MaxContentLength int64
 }
 
 func (c *Config) setDefaults() {
@@ -69,13 +73,22 @@ func (c *Config) setDefaults() {
 	if c.SortCacheBytes == 0 {
 		c.SortCacheBytes = defaultSortCacheBytes
 	}
+	if c.MaxContentLength == 0 {
+		c.MaxContentLength = defaultMaxContentLength
+	}
 }
+
+// defaultMaxContentLength is Elasticsearch's default http.max_content_length.
+const defaultMaxContentLength = 100 << 20
 
 // Validate reports configuration problems.
 func (c *Config) Validate() error {
 	var errs []error
 	if strings.ContainsRune(c.DataDir, 0) {
 		errs = append(errs, errors.New("esembed: DataDir contains a NUL byte"))
+	}
+	if c.MaxContentLength < 0 {
+		errs = append(errs, fmt.Errorf("esembed: MaxContentLength %d is negative", c.MaxContentLength))
 	}
 	return errors.Join(errs...)
 }

@@ -1,9 +1,13 @@
 package esembed
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -370,5 +374,76 @@ func TestAggregations(t *testing.T) {
 		if got := str(get(s, path)); got != want {
 			t.Errorf("%s: got %s, want %s", path, got, want)
 		}
+	}
+}
+
+// TestRequestBodyLimit: a body over MaxContentLength (http.max_content_length) is refused with
+// 413 and a structured error, whether its length is announced or it comes chunked, and
+// changes nothing; a body of exactly the limit is accepted.
+func TestRequestBodyLimit(t *testing.T) {
+	const limit = 2048
+	ts := newTestServerWith(t, Config{MaxContentLength: limit})
+	ts.must(200, "PUT", "/lim", map[string]any{"mappings": map[string]any{"properties": map[string]any{"n": map[string]any{"type": "long"}}}})
+	bulk := func(size int) []byte {
+		var b strings.Builder
+		for i := 0; b.Len() < size; i++ {
+			fmt.Fprintf(&b, `{"index":{"_index":"lim","_id":"d%d"}}`+"\n"+`{"n":%d}`+"\n", i, i)
+		}
+		out := []byte(b.String())
+		if len(out) > size { // pad the last line to the exact size with spaces inside the object
+			out = out[:size-1]
+			for len(out) > 0 && out[len(out)-1] != '\n' {
+				out = out[:len(out)-1]
+			}
+			out = append(out, bytes.Repeat([]byte(" "), size-1-len(out))...)
+			out = append(out, '\n')
+		}
+		return out
+	}
+	send := func(body io.Reader, length int64) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, ts.url+"/_bulk?refresh=true", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	over := bulk(3 * limit)
+	for _, tc := range []struct {
+		name   string
+		body   io.Reader
+		length int64
+	}{
+		{"announced", bytes.NewReader(over), int64(len(over))},
+		{"chunked", io.MultiReader(bytes.NewReader(over)), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, m := send(tc.body, tc.length)
+			if status != http.StatusRequestEntityTooLarge || get(m, "error.type") != "content_too_long_exception" || fmt.Sprint(get(m, "status")) != "413" {
+				t.Fatalf("got %d %v, want 413 content_too_long_exception", status, m)
+			}
+			if n := fmt.Sprint(get(ts.must(200, "GET", "/lim/_count", nil), "count")); n != "0" {
+				t.Fatalf("count after a refused bulk = %v, want 0", n)
+			}
+		})
+	}
+	exact := bulk(limit)
+	if len(exact) != limit {
+		t.Fatalf("test body is %d bytes, want %d", len(exact), limit)
+	}
+	if status, m := send(bytes.NewReader(exact), int64(len(exact))); status != 200 || get(m, "errors") != false {
+		t.Fatalf("bulk of exactly the limit: %d %v, want 200 without errors", status, m)
+	}
+	if n := fmt.Sprint(get(ts.must(200, "GET", "/lim/_count", nil), "count")); n == "0" {
+		t.Fatalf("count after the accepted bulk = %s, want more", n)
 	}
 }

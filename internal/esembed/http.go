@@ -3,6 +3,8 @@ package esembed
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -87,8 +89,14 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
+		b, err := readRequestBody(w, r, e.cfg.MaxContentLength)
+		var tooLong *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLong):
+			rq.fail(&esError{Status: http.StatusRequestEntityTooLarge, Type: "content_too_long_exception",
+				Reason: fmt.Sprintf("request body is larger than http.max_content_length [%d bytes]; send smaller requests (fewer documents per bulk)", tooLong.Limit)})
+			return
+		case err != nil:
 			rq.fail(&esError{Status: 400, Type: "parse_exception", Reason: "failed to read request body: " + err.Error()})
 			return
 		}
@@ -142,6 +150,22 @@ func (rq *request) fail(err *esError) {
 		return
 	}
 	rq.replyStatus(err.Status, err.response())
+}
+
+// readRequestBody reads a request body of at most limit bytes, in one allocation when its
+// length is announced; a longer one is refused before it is read (*http.MaxBytesError).
+func readRequestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room for the read that sees EOF
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // maxPooledResponse is the largest response buffer kept for reuse.
