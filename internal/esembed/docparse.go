@@ -100,7 +100,10 @@ func parseSource(src []byte) (map[string]any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, errDocParsing("failed to parse")
 	}
-	if dec.More() {
+	// Nothing but whitespace may follow the object: responses carry a stored source as it
+	// was written (jsonenc.go), so bytes after it would end up in other readers' answers.
+	// (dec.More is false before a stray '}' or ']'.)
+	if len(bytes.TrimLeft(src[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errDocParsing("failed to parse, document is malformed")
 	}
 	m, ok := v.(map[string]any)

@@ -447,3 +447,32 @@ func TestRequestBodyLimit(t *testing.T) {
 		t.Fatalf("count after the accepted bulk = %s, want more", n)
 	}
 }
+
+// TestSourceTrailingDataRejected: a source is written into responses as stored, so a body
+// with anything but whitespace after its object is refused (it would otherwise inject JSON
+// into other readers' answers); whitespace around it is kept and every answer stays valid.
+func TestSourceTrailingDataRejected(t *testing.T) {
+	ts := newTestServer(t)
+	ts.must(200, "PUT", "/src", map[string]any{"mappings": map[string]any{"properties": map[string]any{"k": map[string]any{"type": "keyword"}}}})
+	for _, body := range []string{`{"k":"a"}],"injected":{"x":1`, `{"k":"a"}}`, `{"k":"a"} {"k":"b"}`, `{"k":"a"}x`} {
+		if status, b := ts.raw("PUT", "/src/_doc/bad", body); status != 400 {
+			t.Errorf("PUT %s: %d %s, want 400", body, status, b)
+		}
+		_, b := ts.raw("POST", "/src/_bulk", `{"index":{"_id":"bad"}}`+"\n"+body+"\n")
+		if !json.Valid(b) || !strings.Contains(string(b), `"errors":true`) {
+			t.Errorf("bulk %s: %s, want an item error", body, b)
+		}
+	}
+	if status, b := ts.raw("GET", "/src/_doc/bad", nil); status != 404 {
+		t.Fatalf("GET of a refused document: %d %s, want 404", status, b)
+	}
+	// Whitespace is not trailing data: kept as written, as Elasticsearch does.
+	pretty := "{\n  \"k\" : \"b\"\n}\n\n"
+	ts.must(201, "PUT", "/src/_doc/ok?refresh=true", pretty)
+	for _, path := range []string{"/src/_doc/ok", "/src/_search", "/src/_search?sort=k:asc"} {
+		status, b := ts.raw("GET", path, nil)
+		if status != 200 || !json.Valid(b) || !strings.Contains(string(b), `"_source":{`) {
+			t.Fatalf("GET %s: %d %s, want valid JSON with the source", path, status, b)
+		}
+	}
+}

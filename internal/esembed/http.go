@@ -160,7 +160,9 @@ func readRequestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byt
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // room for the read that sees EOF
+		// Sized up front only to a point: the announced length arrives before the body, and a
+		// client that announces 100 MiB and sends nothing must not hold 100 MiB.
+		buf.Grow(int(min(r.ContentLength, 1<<20)) + bytes.MinRead) // room for the read that sees EOF
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		return nil, err
@@ -201,9 +203,10 @@ func (rq *request) replyStatus(status int, body any) {
 		out = []byte(`{"error":{"type":"exception","reason":"failed to encode response"},"status":500}`)
 	} else {
 		out = append(out, '\n')
+		encoded := out // filter_path and pretty may replace out; this is the pooled one
 		defer func() {
-			if cap(out) <= maxPooledResponse {
-				*buf = out[:0]
+			if cap(encoded) <= maxPooledResponse {
+				*buf = encoded[:0]
 				rq.e.respBufs.Put(buf)
 			}
 		}()

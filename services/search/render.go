@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,13 @@ type pageItems struct {
 // that produced it (metadata and unknown fields stay behind).
 func (p *pageItems) add(src []byte) error {
 	row := make([]json.RawMessage, len(p.layout.names))
+	if len(src) == 0 {
+		return errors.New("empty _source")
+	}
+	if string(bytes.TrimSpace(src)) == "null" { // an empty item, as a map decoded from null
+		p.rows = append(p.rows, row)
+		return nil
+	}
 	if err := visitObject(src, func(key string, val []byte) {
 		if i, ok := p.layout.pos[key]; ok {
 			row[i] = val // the last of duplicate keys wins, as with encoding/json

@@ -184,3 +184,18 @@ func FuzzVisitObject(f *testing.F) {
 		}
 	})
 }
+
+// TestPageItemsNullAndEmptySource: a null _source is an empty item, as a map decoded from
+// null was; a missing one is an error, as before.
+func TestPageItemsNullAndEmptySource(t *testing.T) {
+	p := pageItems{layout: tableV(t, "v2").itemLayout()}
+	if err := p.add([]byte(" null ")); err != nil {
+		t.Fatalf("add(null): %v", err)
+	}
+	if got := string(p.appendJSON(nil)); got != "[{}]" {
+		t.Fatalf("items of a null source = %s, want [{}]", got)
+	}
+	if err := p.add(nil); err == nil {
+		t.Fatalf("add(missing source): no error, want one")
+	}
+}
