@@ -95,11 +95,13 @@ func columnSig(sf *search.SortField) string {
 
 // orderSig names a sort order: its columns and directions.
 func orderSig(sorts []*search.SortField) string {
-	sig := "o"
+	var b strings.Builder
+	b.WriteString("o")
 	for _, sf := range sorts {
-		sig += fmt.Sprintf("|%t|%d:%s", sf.Desc, len(columnSig(sf)), columnSig(sf))
+		col := columnSig(sf)
+		fmt.Fprintf(&b, "|%t|%d:%s", sf.Desc, len(col), col)
 	}
-	return sig
+	return b.String()
 }
 
 func missingHigh(sf *search.SortField) bool {
