@@ -246,8 +246,8 @@ func (r *run) reindexFigures(ctx context.Context) ([]Figure, error) {
 	add := plain("reindex", "reindex.add_column_time", total.Seconds(), "s", nil)
 	add.Note = fmt.Sprintf("reindex run to %s for %d orders (plan → swap, verify in sample mode), with writes and searches running", latest.Index, n)
 	p99 := ratioOf("reindex", "reindex.search_p99_during", ms(during.percentile(99)), "ms", ms(before.percentile(99)), "search p99 before", AtMost(2))
-	p99.Note = fmt.Sprintf("%d searches during, %d before; goroutines' wait for a scheduler thread (GOMAXPROCS %d), p99: %s before, %s during",
-		during.count(), before.count(), runtime.GOMAXPROCS(0), schedPercentile(schedStart, schedBefore, 99), schedPercentile(schedBefore, schedDuring, 99))
+	p99.Note = fmt.Sprintf("searches before: %s; during: %s; goroutines' wait for a scheduler thread (GOMAXPROCS %d), p99: %s before, %s during",
+		before.distribution(), during.distribution(), runtime.GOMAXPROCS(0), schedPercentile(schedStart, schedBefore, 99), schedPercentile(schedBefore, schedDuring, 99))
 	if job != nil && job.Throttle != nil {
 		p99.Note += fmt.Sprintf("; backfill %s at its end, %d cuts", job.Throttle, job.Throttle.Cuts)
 	}
