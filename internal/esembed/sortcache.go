@@ -544,11 +544,21 @@ func segmentOffsets(snap *scorch.IndexSnapshot) []uint64 {
 	return offsets
 }
 
+// segmentOf returns the segment holding the document whose snapshot-wide number is num, by
+// the offsets of segmentOffsets.
+func segmentOf(offsets []uint64, num uint64) (int, error) {
+	i := sort.Search(len(offsets), func(i int) bool { return offsets[i] > num }) - 1
+	if i < 0 || i >= len(offsets)-1 {
+		return 0, fmt.Errorf("document %d outside the snapshot's %d documents", num, offsets[len(offsets)-1])
+	}
+	return i, nil
+}
+
 func (s *columnSource) values(num uint64, dst []string) error {
 	if num < s.offsets[s.cur] || num >= s.offsets[s.cur+1] {
-		i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > num }) - 1
-		if i < 0 || i >= len(s.cols) {
-			return fmt.Errorf("document %d outside the snapshot's %d documents", num, s.offsets[len(s.offsets)-1])
+		i, err := segmentOf(s.offsets, num)
+		if err != nil {
+			return err
 		}
 		s.cur = i
 	}
@@ -709,9 +719,9 @@ func newStoredLoader(snap *scorch.IndexSnapshot, fields []string) *storedLoader 
 
 // load sets dm.ID and dm.Fields for the document whose snapshot-wide number is num.
 func (l *storedLoader) load(num uint64, dm *search.DocumentMatch) error {
-	i := sort.Search(len(l.offsets), func(i int) bool { return l.offsets[i] > num }) - 1
-	if i < 0 || i >= len(l.segs) {
-		return fmt.Errorf("document %d outside the snapshot's %d documents", num, l.offsets[len(l.offsets)-1])
+	i, err := segmentOf(l.offsets, num)
+	if err != nil {
+		return err
 	}
 	local := num - l.offsets[i]
 	if len(l.want) == 0 {
@@ -723,7 +733,7 @@ func (l *storedLoader) load(num uint64, dm *search.DocumentMatch) error {
 		return nil
 	}
 	var ferr error
-	err := l.segs[i].VisitDocument(local, func(name string, typ byte, val []byte, _ []uint64) bool {
+	err = l.segs[i].VisitDocument(local, func(name string, typ byte, val []byte, _ []uint64) bool {
 		if name == "_id" {
 			dm.ID = string(val)
 			return true
