@@ -99,42 +99,31 @@ func (p pageItems) appendJSON(dst []byte) []byte {
 	return append(dst, ']')
 }
 
-// appendJSON writes the response as json.Marshal (gin's c.JSON) writes it.
+// appendJSON writes the response as json.Marshal (gin's c.JSON) writes it: the fields in
+// struct order, the items directly, the rest through encoding/json (they are small).
 func (r *ordersResponse) appendJSON(dst []byte) ([]byte, error) {
-	field := func(dst []byte, name string, v any) ([]byte, error) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", name, err)
-		}
-		dst = append(dst, ',', '"')
-		dst = append(dst, name...)
-		dst = append(dst, '"', ':')
-		return append(dst, b...), nil
-	}
-	index, err := json.Marshal(r.Index)
-	if err != nil {
-		return nil, fmt.Errorf("encode index: %w", err)
-	}
-	dst = append(dst, `{"index":`...)
-	dst = append(dst, index...)
-	if dst, err = field(dst, "mapping_version", r.MappingVersion); err != nil {
-		return nil, err
-	}
-	if dst, err = field(dst, "columns", r.Columns); err != nil {
-		return nil, err
-	}
-	if dst, err = field(dst, "sort", r.Sort); err != nil {
-		return nil, err
-	}
-	dst = append(dst, `,"items":`...)
-	dst = r.Items.appendJSON(dst)
-	for _, f := range []struct {
+	fields := []struct {
 		name string
 		v    any
-	}{{"total", r.Total}, {"next_cursor", r.NextCursor}, {"fresh_as_of", r.FreshAsOf}} {
-		if dst, err = field(dst, f.name, f.v); err != nil {
-			return nil, err
+	}{{"index", r.Index}, {"mapping_version", r.MappingVersion}, {"columns", r.Columns}, {"sort", r.Sort},
+		{"items", r.Items}, {"total", r.Total}, {"next_cursor", r.NextCursor}, {"fresh_as_of", r.FreshAsOf}}
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
+		dst = append(dst, '"')
+		dst = append(dst, f.name...)
+		dst = append(dst, '"', ':')
+		if items, ok := f.v.(pageItems); ok {
+			dst = items.appendJSON(dst)
+			continue
+		}
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", f.name, err)
+		}
+		dst = append(dst, b...)
 	}
 	return append(dst, '}'), nil
 }
